@@ -1,0 +1,44 @@
+# The two commands: `make book` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# An exact torch: a range can pull a multi-GB CUDA build. Override elsewhere, e.g.
+#   make test TORCH_SPEC="torch==2.5.1"
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+BOOK_HTML := book/_build/html/index.html
+
+.PHONY: help install book test lab clean data
+
+help:
+	@echo "make book   build the website into book/_build/html (executes every chapter)"
+	@echo "make test   unit tests, doctests, every chapter through nbval, and the book build"
+	@echo "make lab    open the chapters in JupyterLab"
+	@echo "make data   regenerate data/ (the default world) and check it is unchanged"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (causalrec)" >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build book --warningiserror --keep-going
+	@echo "The book is at file://$(CURDIR)/$(BOOK_HTML)"
+	@echo "(serve it with: $(BIN)/python -m http.server -d book/_build/html 8000 --bind 127.0.0.1)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab book/
+
+data: $(STAMP)
+	$(BIN)/python -m causalrec simulate --out data
+	git diff --exit-code -- data && echo "data/ regenerated: identical"
+
+clean:
+	rm -rf book/_build .pytest_cache

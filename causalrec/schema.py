@@ -1,0 +1,46 @@
+"""Column names shared by every module, in one place.
+
+Every DataFrame that flows through :mod:`causalrec` uses these names, so that
+metrics, models and chapters never repeat column arguments. Import the module
+and use the constants rather than string literals::
+
+    >>> from causalrec import schema
+    >>> schema.USER, schema.ITEM
+    ('user_id', 'item_id')
+"""
+
+USER = "user_id"
+ITEM = "item_id"
+
+# Logged interaction columns
+DAY = "day"
+EXPOSED = "exposed"
+POSITION = "position"
+CLICKED = "clicked"
+PURCHASED = "purchased"
+RATING = "rating"
+POLICY_SCORE = "policy_score"
+
+# User columns
+GROUP = "group"
+ACTIVITY = "activity"
+PRICE_SENSITIVITY = "price_sensitivity"
+
+# Item columns
+CATEGORY = "category"
+PRICE = "price"
+POPULARITY = "popularity"
+DESCRIPTION = "description"
+
+# Model output columns
+SCORE = "score"
+PREDICTION = "prediction"
+RANK = "rank"
+
+INTERACTION_COLUMNS = (USER, ITEM, DAY, POLICY_SCORE, EXPOSED, POSITION, CLICKED, PURCHASED, RATING)
+RANDOMIZED_COLUMNS = (USER, ITEM, DAY, EXPOSED, POSITION, CLICKED, PURCHASED, RATING)
+USER_COLUMNS = (USER, GROUP, ACTIVITY, PRICE_SENSITIVITY)
+ITEM_COLUMNS = (ITEM, CATEGORY, PRICE, POPULARITY, DESCRIPTION)
+
+RATING_MIN = 1
+RATING_MAX = 5
