@@ -32,6 +32,9 @@ PRICE = "price"
 POPULARITY = "popularity"
 DESCRIPTION = "description"
 
+# Training label (0/1) written by preprocessing.binarize_ratings and sample_negatives
+LABEL = "label"
+
 # Model output columns
 SCORE = "score"
 PREDICTION = "prediction"
