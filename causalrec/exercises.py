@@ -11,7 +11,7 @@ and a hint and returns a :class:`CheckResult` that is truthy when correct.
     >>> bool(result)
     True
     >>> bool(cr.exercises.check("demo-sum", 4))
-    Not yet (demo-sum): the value 4 is off; expected something else. Hint: add one and two.
+    Not yet (demo-sum): the value 4 is off; expected something else. Hint: add one and two
     False
 """
 
