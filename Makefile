@@ -6,9 +6,12 @@ BIN := $(VENV)/bin
 #   make test TORCH_SPEC="torch==2.5.1"
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# mermaid, from the npm registry, served by the site itself (book/_ext/offline_assets.py)
+MERMAID_VERSION ?= 11.12.1
+MERMAID := book/_vendor/mermaid/mermaid.esm.min.mjs
 BOOK_HTML := book/_build/html/index.html
 
-.PHONY: help install book test lab clean data
+.PHONY: help install vendor book test lab clean data
 
 help:
 	@echo "make book   build the website into book/_build/html (executes every chapter)"
@@ -25,12 +28,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-book: $(STAMP)
+# Without npm the site falls back to mermaid's CDN (diagrams then need the internet).
+$(MERMAID):
+	@if command -v npm >/dev/null 2>&1; then \
+	  tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent mermaid@$(MERMAID_VERSION) >/dev/null) && \
+	  tar -xzf $$tmp/mermaid-$(MERMAID_VERSION).tgz -C $$tmp && \
+	  mkdir -p book/_vendor/mermaid/chunks && \
+	  cp $$tmp/package/dist/mermaid.esm.min.mjs book/_vendor/mermaid/ && \
+	  cp -r $$tmp/package/dist/chunks/mermaid.esm.min book/_vendor/mermaid/chunks/ && \
+	  cp $$tmp/package/LICENSE book/_vendor/mermaid/ && rm -rf $$tmp && \
+	  echo "mermaid $(MERMAID_VERSION) unpacked into book/_vendor/mermaid"; \
+	else echo "npm not found: the book will load mermaid from its CDN"; fi
+
+vendor: $(MERMAID)
+
+book: $(STAMP) vendor
 	$(BIN)/jupyter-book build book --warningiserror --keep-going
 	@echo "The book is at file://$(CURDIR)/$(BOOK_HTML)"
 	@echo "(serve it with: $(BIN)/python -m http.server -d book/_build/html 8000 --bind 127.0.0.1)"
 
-test: $(STAMP)
+test: $(STAMP) vendor
 	$(BIN)/python -m pytest
 
 lab: $(STAMP)
