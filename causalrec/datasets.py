@@ -11,20 +11,21 @@ No function here touches the network.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
+import os
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import schema
+from . import _download, schema
 from .simulate import ShopWorld, Truth
 
 __all__ = ["DEFAULT_DATA_DIR", "DEFAULT_WORLD", "save_world", "load_world", "load_default",
-           "verify_checksums", "sha256"]
+           "verify_checksums", "sha256", "RatingsData", "load_coat", "load_movielens_100k"]
 
 #: The shipped default world lives here in a source checkout.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -45,11 +46,7 @@ _CHECKSUMS = "SHA256SUMS"
 
 def sha256(path) -> str:
     """Hex sha256 digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return _download.file_sha256(path)
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -200,3 +197,277 @@ def load_default(path=None) -> ShopWorld:
             "and pass that folder as `path`."
         )
     return load_world(folder)
+
+
+# ---------------------------------------------------------------------------------------------
+# Real data sets, read from a local folder (or downloaded on request, never by default)
+# ---------------------------------------------------------------------------------------------
+
+
+COAT_URL = "https://www.cs.cornell.edu/~schnabts/mnar/coat.zip"
+COAT_SHA256 = {
+    "train.ascii": "a87bd9e7eaf3b89f976df3f25d4aa5d5d871be8a00b58947df9e6e015559bd37",
+    "test.ascii": "de6714ab105a5e0be8166be7fd313901b29f9a09c3bea307901457d1d71847e6",
+}
+COAT_FILES = ("train.ascii", "test.ascii", "propensities.ascii",
+              "user_item_features/user_features.ascii", "user_item_features/item_features.ascii")
+MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
+MOVIELENS_SHA256 = {"u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"}
+MOVIELENS_FILES = ("u.data", "u.item", "u.user")
+MOVIELENS_GENRES = ("unknown", "action", "adventure", "animation", "children", "comedy", "crime",
+                    "documentary", "drama", "fantasy", "film_noir", "horror", "musical", "mystery",
+                    "romance", "sci_fi", "thriller", "war", "western")
+
+
+@dataclass
+class RatingsData:
+    """A real rating data set in the shape of a :class:`~causalrec.simulate.ShopWorld`.
+
+    ``interactions`` is the logged (self-selected) part, ``randomized`` the part
+    collected at random when the data set has one (Coat's test set), so code written
+    for the simulated world runs on it. There is no ``truth`` (real data never has one)
+    and no ``images``.
+
+    Attributes
+    ----------
+    name : str
+    users, items : pandas.DataFrame
+        ``user_id`` / ``item_id`` (0-based) plus the data set's features.
+    interactions : pandas.DataFrame
+        ``user_id, item_id, rating`` (+ ``timestamp``, ``day`` where known).
+    randomized : pandas.DataFrame or None
+    propensity : numpy.ndarray or None
+        Shipped propensity of each logged rating (Coat), aligned with ``interactions``.
+    source : str
+        The folder the files were read from.
+    """
+
+    name: str
+    users: pd.DataFrame
+    items: pd.DataFrame
+    interactions: pd.DataFrame
+    randomized: pd.DataFrame | None
+    propensity: np.ndarray | None
+    source: str
+    images: None = None
+    truth: None = None
+    config: dict = field(default_factory=dict)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        randomized = 0 if self.randomized is None else len(self.randomized)
+        return (f"RatingsData({self.name!r}, n_users={self.n_users}, n_items={self.n_items}, "
+                f"logged={len(self.interactions)}, randomized={randomized})")
+
+
+def _find_folder(name: str, path, env: str, marker: str) -> Path | None:
+    candidates = []
+    if path is not None:
+        candidates.append(Path(path))
+    else:
+        if os.environ.get(env):
+            candidates.append(Path(os.environ[env]))
+        candidates.append(DEFAULT_DATA_DIR / "external" / name)
+        candidates.append(_download.cache_dir(name))
+    for folder in candidates:
+        if (folder / marker).exists():
+            return folder
+        nested = sorted(folder.glob(f"*/{marker}")) if folder.is_dir() else []
+        if nested:
+            return nested[0].parent
+    return None
+
+
+def _fetch(name: str, url: str, marker: str, verbose: bool) -> Path:
+    target = _download.cache_dir(name)
+    archive = _download.download(url, target / f"{name}.zip", verbose=verbose)
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(target)
+    folder = _find_folder(name, target, "", marker)
+    if folder is None:
+        raise FileNotFoundError(f"the archive from {url} holds no {marker}")
+    return folder
+
+
+def _missing_message(name: str, files, env: str, url: str) -> str:
+    return (f"the {name} data set is not on this machine. Put its files ({', '.join(files)}) in "
+            f"data/external/{name}/ or in a folder named by ${env}, or pass path=...; "
+            f"with internet access, load_{name.replace('-', '_')}(download=True) fetches them from {url} "
+            f"into {_download.cache_dir(name)}. Its licence does not allow us to ship it.")
+
+
+def _read_matrix(path: Path, *, what: str) -> np.ndarray:
+    """A whitespace-separated numeric matrix (any line endings), with errors naming file and cell."""
+    rows = [line.split() for line in path.read_text(encoding="ascii", errors="replace").splitlines() if line.strip()]
+    if not rows:
+        raise ValueError(f"{path} ({what}) is empty")
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        bad = next(i for i, r in enumerate(rows) if len(r) != len(rows[0]))
+        raise ValueError(f"{path} ({what}): line {bad + 1} has {len(rows[bad])} values, line 1 has {len(rows[0])}")
+    try:
+        return np.array(rows, dtype=float)
+    except ValueError:
+        for i, row in enumerate(rows):
+            for j, cell in enumerate(row):
+                try:
+                    float(cell)
+                except ValueError:
+                    raise ValueError(f"{path} ({what}): non-numeric cell {cell!r} at line {i + 1}, column {j + 1}") from None
+        raise
+
+
+def _check_ratings_matrix(matrix: np.ndarray, path: Path) -> None:
+    bad = ~np.isin(matrix, (0, 1, 2, 3, 4, 5))
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"{path}: rating {float(matrix[i, j])!r} at line {i + 1}, column {j + 1} is outside 1-5 "
+                         "(0 marks a missing rating)")
+
+
+def load_coat(path=None, download: bool = False, *, verify: bool = True, verbose: bool = True) -> RatingsData:
+    """The Coat shopping data set (Schnabel et al., ICML 2016), from its public files.
+
+    Looks in ``path``, else ``$CAUSALREC_COAT``, ``data/external/coat`` and the user
+    cache folder. Downloads only when ``download=True`` (checksums verified; a
+    mismatch deletes the download and raises). Never committed: its licence does
+    not allow redistribution.
+
+    The layout: ``train.ascii`` and ``test.ascii`` (users x items rating matrices,
+    0 = missing, ratings 1-5), ``propensities.ascii`` (same shape),
+    ``user_item_features/user_features.ascii`` (users x 14 one-hot) and
+    ``user_item_features/item_features.ascii`` (items x 33 one-hot). In the real
+    data set, train holds 24 self-selected ratings per user and test 16 ratings of
+    items drawn at random.
+
+    Parameters
+    ----------
+    path : path-like, optional
+    download : bool
+    verify : bool
+        Check the sha256 of ``train.ascii`` and ``test.ascii`` against the published
+        files (turn off for your own files in the same layout).
+    verbose : bool
+        Progress bar while downloading.
+
+    Returns
+    -------
+    RatingsData
+        ``interactions`` = train (``user_id, item_id, rating``), ``randomized`` = test,
+        ``propensity`` = the shipped propensity of each train rating.
+    """
+    folder = _find_folder("coat", path, "CAUSALREC_COAT", "train.ascii")
+    if folder is None and path is not None:
+        raise FileNotFoundError(f"no train.ascii in {path} (or in a folder one level below)")
+    if folder is None:
+        if not download:
+            raise FileNotFoundError(_missing_message("coat", COAT_FILES, "CAUSALREC_COAT", COAT_URL))
+        folder = _fetch("coat", COAT_URL, "train.ascii", verbose)
+        for name, expected in COAT_SHA256.items():
+            _download.verify_sha256(folder / name, expected)
+    missing = [name for name in COAT_FILES if not (folder / name).exists()]
+    if missing:
+        raise FileNotFoundError(f"the Coat folder {folder} lacks {missing}")
+    if verify:
+        for name, expected in COAT_SHA256.items():
+            actual = sha256(folder / name)
+            if actual != expected:
+                raise ValueError(f"{folder / name} is not the published Coat file (sha256 {actual}); "
+                                 "pass verify=False to read your own files in Coat's layout")
+    train = _read_matrix(folder / "train.ascii", what="train ratings")
+    test = _read_matrix(folder / "test.ascii", what="test ratings")
+    propensities = _read_matrix(folder / "propensities.ascii", what="propensities")
+    user_features = _read_matrix(folder / "user_item_features/user_features.ascii", what="user features")
+    item_features = _read_matrix(folder / "user_item_features/item_features.ascii", what="item features")
+    for name, matrix in (("train.ascii", train), ("test.ascii", test)):
+        _check_ratings_matrix(matrix, folder / name)
+    n_users, n_items = train.shape
+    for name, matrix, shape in (("test.ascii", test, train.shape), ("propensities.ascii", propensities, train.shape)):
+        if matrix.shape != shape:
+            raise ValueError(f"{folder / name} has shape {matrix.shape}; train.ascii has {shape}")
+    if user_features.shape[0] != n_users:
+        raise ValueError(f"user_features.ascii has {user_features.shape[0]} rows for {n_users} users")
+    if item_features.shape[0] != n_items:
+        raise ValueError(f"item_features.ascii has {item_features.shape[0]} rows for {n_items} items")
+
+    def table(matrix):
+        u, i = np.nonzero(matrix)
+        return pd.DataFrame({schema.USER: u, schema.ITEM: i, schema.RATING: matrix[u, i]})
+
+    interactions, randomized = table(train), table(test)
+    observed_p = propensities[interactions[schema.USER], interactions[schema.ITEM]]
+    if np.any(observed_p <= 0) or np.any(observed_p > 1):
+        raise ValueError(f"{folder / 'propensities.ascii'} gives observed ratings propensities outside (0, 1]")
+    users = pd.DataFrame(user_features.astype(np.int64), columns=[f"user_feature_{k}" for k in range(user_features.shape[1])])
+    users.insert(0, schema.USER, np.arange(n_users))
+    items = pd.DataFrame(item_features.astype(np.int64), columns=[f"item_feature_{k}" for k in range(item_features.shape[1])])
+    items.insert(0, schema.ITEM, np.arange(n_items))
+    return RatingsData(name="coat", users=users, items=items, interactions=interactions,
+                       randomized=randomized, propensity=observed_p, source=str(folder))
+
+
+def load_movielens_100k(path=None, download: bool = False, *, verify: bool = True,
+                        verbose: bool = True) -> RatingsData:
+    """MovieLens 100K (GroupLens), from its public files ``u.data``, ``u.item``, ``u.user``.
+
+    Looks in ``path``, else ``$CAUSALREC_MOVIELENS``, ``data/external/movielens-100k``
+    and the user cache folder; downloads only when ``download=True``. IDs become
+    0-based (``user_id = raw id - 1``); ``day`` counts days since the first rating.
+
+    Returns
+    -------
+    RatingsData
+        ``interactions``: ``user_id, item_id, rating, timestamp, day``; ``items``:
+        ``item_id, title`` and 19 genre flags; ``users``: ``user_id, age, gender,
+        occupation``; no randomized part.
+    """
+    folder = _find_folder("movielens-100k", path, "CAUSALREC_MOVIELENS", "u.data")
+    if folder is None and path is not None:
+        raise FileNotFoundError(f"no u.data in {path} (or in a folder one level below)")
+    if folder is None:
+        if not download:
+            raise FileNotFoundError(_missing_message("movielens-100k", MOVIELENS_FILES,
+                                                     "CAUSALREC_MOVIELENS", MOVIELENS_URL))
+        folder = _fetch("movielens-100k", MOVIELENS_URL, "u.data", verbose)
+        _download.verify_sha256(folder / "u.data", MOVIELENS_SHA256["u.data"])
+    missing = [name for name in MOVIELENS_FILES if not (folder / name).exists()]
+    if missing:
+        raise FileNotFoundError(f"the MovieLens folder {folder} lacks {missing}")
+    if verify and sha256(folder / "u.data") != MOVIELENS_SHA256["u.data"]:
+        raise ValueError(f"{folder / 'u.data'} is not the published MovieLens 100K file; "
+                         "pass verify=False to read your own files in its layout")
+    data = _read_matrix(folder / "u.data", what="ratings (user, item, rating, timestamp)")
+    if data.shape[1] != 4:
+        raise ValueError(f"{folder / 'u.data'} must have 4 tab-separated columns, found {data.shape[1]}")
+    bad = ~np.isin(data[:, 2], (1, 2, 3, 4, 5))
+    if bad.any():
+        line = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{folder / 'u.data'}: rating {float(data[line, 2])!r} at line {line + 1} is outside 1-5")
+    raw_items = pd.read_csv(folder / "u.item", sep="|", header=None, encoding="latin-1")
+    if raw_items.shape[1] != 5 + len(MOVIELENS_GENRES):
+        raise ValueError(f"{folder / 'u.item'} must have {5 + len(MOVIELENS_GENRES)} '|'-separated columns, "
+                         f"found {raw_items.shape[1]}")
+    raw_users = pd.read_csv(folder / "u.user", sep="|", header=None, encoding="latin-1",
+                            names=["raw_id", "age", "gender", "occupation", "zip"])
+    n_users, n_items = len(raw_users), len(raw_items)
+    users_ids, item_ids = data[:, 0].astype(np.int64) - 1, data[:, 1].astype(np.int64) - 1
+    if users_ids.min() < 0 or users_ids.max() >= n_users or item_ids.min() < 0 or item_ids.max() >= n_items:
+        raise ValueError(f"{folder / 'u.data'} refers to users or items missing from u.user / u.item")
+    timestamp = data[:, 3].astype(np.int64)
+    interactions = pd.DataFrame({schema.USER: users_ids, schema.ITEM: item_ids,
+                                 schema.RATING: data[:, 2], "timestamp": timestamp,
+                                 schema.DAY: (timestamp - timestamp.min()) // 86_400})
+    items = pd.DataFrame({schema.ITEM: np.arange(n_items), "title": raw_items[1].astype(str)})
+    for k, genre in enumerate(MOVIELENS_GENRES):
+        items[genre] = raw_items[5 + k].astype(np.int64)
+    users = pd.DataFrame({schema.USER: np.arange(n_users), "age": raw_users["age"],
+                          "gender": raw_users["gender"], "occupation": raw_users["occupation"]})
+    return RatingsData(name="movielens-100k", users=users, items=items, interactions=interactions,
+                       randomized=None, propensity=None, source=str(folder))
