@@ -11,13 +11,14 @@ MERMAID_VERSION ?= 11.12.1
 MERMAID := book/_vendor/mermaid/mermaid.esm.min.mjs
 BOOK_HTML := book/_build/html/index.html
 
-.PHONY: help install vendor book test lab clean data
+.PHONY: help install vendor book test lab clean data exercises
 
 help:
 	@echo "make book   build the website into book/_build/html (executes every chapter)"
 	@echo "make test   unit tests, doctests, every chapter through nbval, and the book build"
 	@echo "make lab    open the chapters in JupyterLab"
 	@echo "make data   regenerate data/ (the default world) and check it is unchanged"
+	@echo "make exercises  write student notebooks (solutions removed) into exercises/"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +57,9 @@ lab: $(STAMP)
 data: $(STAMP)
 	$(BIN)/python -m causalrec simulate --out data
 	git diff --exit-code -- data && echo "data/ regenerated: identical"
+
+exercises: $(STAMP)
+	$(BIN)/python -m causalrec exercises --book book --out exercises
 
 clean:
 	rm -rf book/_build .pytest_cache

@@ -21,6 +21,14 @@ def _simulate(args) -> int:
     return 0
 
 
+def _exercises(args) -> int:
+    from .exercises import write_student_notebooks
+
+    written = write_student_notebooks(args.book, args.out)
+    print(f"wrote {len(written)} student notebooks to {args.out} (solutions replaced by `answer = ...`)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .datasets import DEFAULT_WORLD
 
@@ -34,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--items", type=int, default=DEFAULT_WORLD["n_items"], help="number of items (default %(default)s)")
     sim.add_argument("--seed", type=int, default=DEFAULT_WORLD["random_state"], help="random seed (default %(default)s)")
     sim.set_defaults(func=_simulate)
+    ex = sub.add_parser("exercises", help="write student notebooks: the chapters with solutions removed",
+                        description="Write each chapter with its solution cells replaced by stubs and its "
+                                    "written solutions removed; the self-checks stay.")
+    ex.add_argument("--book", default="book", help="folder of the chapters (default %(default)s)")
+    ex.add_argument("--out", default="exercises", help="output folder (default %(default)s)")
+    ex.set_defaults(func=_exercises)
     return parser
 
 

@@ -140,3 +140,75 @@ def close_to(answer, expected, *, rtol: float = 1e-2, atol: float = 1e-6, what: 
 def _fmt(x) -> str:
     x = float(x)
     return f"{x:.4g}" if math.isfinite(x) else str(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Student notebooks: the chapters with every solution removed
+# ---------------------------------------------------------------------------------------------
+
+SOLUTION_TAG = "solution"
+STUB = "# Your code here: compute the answer and store it in `answer`.\nanswer = ...\n"
+
+
+def _source(cell) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _tags(cell) -> list:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def student_version(notebook):
+    """Return a copy of ``notebook`` (an nbformat node) for students.
+
+    Each cell tagged ``solution`` becomes the stub ``answer = ...``; the gated
+    ``solution-start`` / ``solution-end`` markdown cells (which hold the written
+    solution) and the hidden ``remove-cell`` assertions that follow a check are
+    dropped; the check cells stay, so students get feedback from
+    :func:`check`. Outputs are cleared.
+    """
+    import copy
+
+    out = copy.deepcopy(notebook)
+    cells = []
+    for cell in out["cells"]:
+        text = _source(cell)
+        if cell["cell_type"] == "markdown" and ("{solution-start}" in text or "{solution-end}" in text):
+            continue
+        if cell["cell_type"] == "code" and "remove-cell" in _tags(cell) and "assert result" in text:
+            continue
+        if cell["cell_type"] == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+            if SOLUTION_TAG in _tags(cell):
+                cell["source"] = STUB
+                cell["metadata"]["tags"] = [t for t in _tags(cell) if t != SOLUTION_TAG] + ["exercise"]
+        cells.append(cell)
+    out["cells"] = cells
+    return out
+
+
+def write_student_notebooks(book_dir, out_dir) -> list:
+    """Write the student version of every chapter with exercises into ``out_dir``.
+
+    Returns the list of written paths. Chapters without a ``solution`` cell are skipped.
+    """
+    from pathlib import Path
+
+    import nbformat
+
+    book_dir, out_dir = Path(book_dir), Path(out_dir)
+    chapters = sorted(book_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not chapters:
+        raise FileNotFoundError(f"no chapters (NN_*.ipynb) in {book_dir}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in chapters:
+        notebook = nbformat.read(path, as_version=4)
+        if not any(SOLUTION_TAG in _tags(c) for c in notebook.cells):
+            continue
+        target = out_dir / path.name
+        nbformat.write(student_version(notebook), target)
+        written.append(target)
+    return written
