@@ -44,7 +44,7 @@ def download(url: str, destination, *, sha256: str | None = None, verbose: bool 
     The file is written under a temporary name and renamed only when complete, so
     an interrupted download leaves nothing that looks finished.
     """
-    from tqdm.auto import tqdm
+    from ._progress import progress_bar
 
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +52,7 @@ def download(url: str, destination, *, sha256: str | None = None, verbose: bool 
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=destination.name,
+            with progress_bar(total=total, unit="B", unit_scale=True, desc=destination.name,
                       disable=not verbose) as bar:
                 for block in iter(lambda: response.read(1 << 16), b""):
                     out.write(block)

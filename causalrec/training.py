@@ -44,7 +44,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
-from tqdm.auto import tqdm
+from ._progress import progress_bar
 
 from . import schema
 from ._validation import (check_binary, check_dataframe, check_fraction, check_id_column,
@@ -611,7 +611,7 @@ def _epochs(model, rows, validation, val_negatives, loss, head, kind, epochs, ba
     stopped_early = False
     n = len(rows)
     weighted = rows.weight is not None
-    bar = tqdm(range(1, epochs + 1), disable=not verbose, desc=f"training {type(model).__name__}",
+    bar = progress_bar(range(1, epochs + 1), disable=not verbose, desc=f"training {type(model).__name__}",
                unit="epoch", leave=True)
     for epoch in bar:
         order = torch.randperm(n, generator=generator)
