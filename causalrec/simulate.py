@@ -230,9 +230,10 @@ class ShopWorld:
         return len(self.items)
 
     def __repr__(self) -> str:
+        randomized = 0 if self.randomized is None else len(self.randomized)
+        truth = "unknown" if self.truth is None else f"{self.truth.ate:.4f}"
         return (f"ShopWorld(n_users={self.n_users}, n_items={self.n_items}, "
-                f"logged={len(self.interactions)}, randomized={len(self.randomized)}, "
-                f"true ATE={self.truth.ate:.4f})")
+                f"logged={len(self.interactions)}, randomized={randomized}, true ATE={truth})")
 
 
 def _relevance(taste, attributes, quality, sensitivity, log_price_c, params):
