@@ -35,9 +35,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from . import schema
+from ._progress import progress_bar
 from ._validation import (check_dataframe, check_fraction, check_id_column, check_numeric_column,
                           check_positive_int, check_random_state, seed_from)
 from .models import MatrixFactorization, NeuMF
