@@ -1,0 +1,126 @@
+"""Serving: size, ranking quality and latency of compressed models, and the cost of a streaming update.
+
+For NeuMF (the chapter 13 model) and MF, trained on days 0-20 of the default
+world with the chapter's settings, this builds four versions with
+:mod:`causalrec.compress` (float32, int8, magnitude-pruned to 50% and 80%) and
+measures, with :func:`causalrec.compress.compression_report`:
+
+- the state dict's size in bytes (saved into memory);
+- NDCG@10 on the randomized slice, and its change relative to float32;
+- p50 and p95 milliseconds per request (score the whole catalogue for 1 or
+  100 users, then take the top 10), with one torch thread.
+
+The latency table is measured ``--repeats`` times (``--requests`` timed
+requests each) and the medians over repeats are reported: the machine may be
+shared, so the load average is recorded too. It also times one streaming
+update (:func:`causalrec.compress.incremental_update`, days 21-23, one epoch)
+against a full retrain on days 0-23 (medians of ``--repeats`` runs each).
+
+Targets: the int8 model at least 2x smaller than float32 with NDCG@10 within
+2% of it, and p95 latency for one user under 5 ms.
+
+    python benchmarks/bench_serving.py [--repeats 5] [--requests 200] [--json PATH]
+
+Writes benchmarks/results/serving.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+TARGET_SIZE_RATIO = 2.0
+TARGET_NDCG_CHANGE = 0.02
+TARGET_P95_MS_ONE_USER = 5.0
+# The chapter's settings (book/13_realtime.ipynb).
+SETTINGS = dict(dim=32, epochs=20, random_state=0, verbose=False)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "serving.json"))
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    import causalrec
+    import causalrec as cr
+    from causalrec import schema
+
+    load_before = os.getloadavg()
+    world = cr.load_default()
+    log = world.interactions
+    old = log[log[schema.DAY] <= 20]
+    new = log[log[schema.DAY].between(21, 23)]
+    models = {}
+    for name in ("neumf", "mf"):
+        rec = cr.training.Recommender(name, **SETTINGS).fit(old, items=world.items)
+        versions = {"float32": rec, "int8": cr.compress.quantize(rec),
+                    "pruned 50%": cr.compress.prune(rec, 0.5), "pruned 80%": cr.compress.prune(rec, 0.8)}
+        tables = [cr.compress.compression_report(versions, world.randomized, n_requests=args.requests,
+                                                 random_state=r)
+                  for r in range(args.repeats)]
+        median = pd.concat(tables).groupby(level=0, sort=False).median()
+
+        update_s, retrain_s = [], []
+        for r in range(args.repeats):
+            update_s.append(cr.compress.incremental_update(rec, new, epochs=1, lr=3e-3, random_state=r).seconds)
+            start = time.perf_counter()
+            cr.training.Recommender(name, **SETTINGS).fit(log[log[schema.DAY] <= 23], items=world.items)
+            retrain_s.append(time.perf_counter() - start)
+        update = cr.compress.incremental_update(rec, new, epochs=1, lr=3e-3, random_state=0)
+        models[name] = {
+            "versions": {v: {k: float(x) for k, x in row.items()} for v, row in median.iterrows()},
+            "streaming_update": {"events": update.n_events, "loss_before": update.loss_before,
+                                 "loss_after": update.loss_after,
+                                 "update_seconds_median": statistics.median(update_s),
+                                 "full_retrain_seconds_median": statistics.median(retrain_s)},
+        }
+    load_after = os.getloadavg()
+
+    neumf = models["neumf"]["versions"]
+    checks = {
+        "int8_size_ratio_at_least_2": neumf["int8"]["size_ratio"] >= TARGET_SIZE_RATIO,
+        "int8_ndcg_within_2_percent": abs(neumf["int8"]["ndcg_change"]) <= TARGET_NDCG_CHANGE,
+        "int8_p95_one_user_under_5_ms": neumf["int8"]["p95_ms_1"] < TARGET_P95_MS_ONE_USER,
+    }
+    result = {
+        "benchmark": "serving: compression and streaming update",
+        "data": "default world; trained on days 0-20, updated with days 21-23; NDCG@10 on the randomized slice",
+        "settings": {"repeats": args.repeats, "timed_requests_per_repeat": args.requests, "k": 10,
+                     "torch_threads_while_serving": 1, **{k: v for k, v in SETTINGS.items() if k != "verbose"}},
+        "statistic": "median over repeats of each repeat's p50/p95 (milliseconds per request)",
+        "targets": {"size_ratio": TARGET_SIZE_RATIO, "ndcg_change": TARGET_NDCG_CHANGE,
+                    "p95_ms_one_user": TARGET_P95_MS_ONE_USER},
+        "targets_met_neumf": checks,
+        "models": models,
+        "machine": {"cores": os.cpu_count(), "torch_default_threads": torch.get_num_threads(),
+                    "quantized_engine": torch.backends.quantized.engine,
+                    "python": platform.python_version(), "torch": torch.__version__,
+                    "numpy": np.__version__, "pandas": pd.__version__,
+                    "causalrec": causalrec.__version__, "platform": platform.platform(),
+                    "load_average_1_5_15_before": list(load_before),
+                    "load_average_1_5_15_after": list(load_after)},
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    for name, entry in models.items():
+        print(name)
+        print(pd.DataFrame(entry["versions"]).T.round(4).to_string())
+        print(entry["streaming_update"])
+    print(f"targets (NeuMF): {checks}; wrote {args.json}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
