@@ -212,3 +212,28 @@ def write_student_notebooks(book_dir, out_dir) -> list:
         nbformat.write(student_version(notebook), target)
         written.append(target)
     return written
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers shared by the checks in causalrec.exercise_bank
+# ---------------------------------------------------------------------------------------------
+
+_DEFAULT_WORLD = None
+
+
+def default_world():
+    """The default world, loaded once per process for the checks that need it."""
+    global _DEFAULT_WORLD
+    if _DEFAULT_WORLD is None:
+        from .datasets import load_default
+
+        _DEFAULT_WORLD = load_default()
+    return _DEFAULT_WORLD
+
+
+def as_scalar(answer, what: str) -> float:
+    """``answer`` as a float, or a ValueError saying it must be a single number."""
+    value = np.asarray(answer, dtype=float)
+    if value.shape != ():
+        raise ValueError(f"{what} must be a single number, got an array of shape {value.shape}")
+    return float(value)

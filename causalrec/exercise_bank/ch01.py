@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from .. import schema
-from ..exercises import close_to, register
+from ..exercises import close_to, register, default_world as _world, as_scalar as _scalar
 
 # ex-01-long-tail: the 20% of items with the most logged purchases
 TOP_SHARE = 0.2
@@ -22,20 +22,6 @@ N_BINS = 5
 # ex-01-purchase-popularity and ex-01-oracle: what counts as relevant, list length
 RELEVANT_RATING = 4
 K = 10
-
-
-@lru_cache(maxsize=1)
-def _world():
-    from ..datasets import load_default
-
-    return load_default()
-
-
-def _scalar(answer, what):
-    value = np.asarray(answer, dtype=float)
-    if value.shape != ():
-        raise ValueError(f"{what} must be a single number, got an array of shape {value.shape}")
-    return float(value)
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from .. import schema
-from ..exercises import close_to, register
+from ..exercises import close_to, register, default_world as _world
 
 # ex-03-mf-parameters: the chapter's matrix factorization (user, item and global biases)
 MF_DIM = 32
@@ -21,13 +21,6 @@ MF_DIM = 32
 QUERY_ITEM = 0
 # ex-03-true-purity: neighbours per item
 N_NEIGHBOURS = 10
-
-
-@lru_cache(maxsize=1)
-def _world():
-    from ..datasets import load_default
-
-    return load_default()
 
 
 def _whole_number(answer, what):

@@ -12,26 +12,12 @@ from functools import lru_cache
 import numpy as np
 
 from .. import schema
-from ..exercises import close_to, register
+from ..exercises import close_to, register, default_world as _world, as_scalar as _scalar
 
 # ex-05-shuffle-items: the pipeline's split and the shuffle's seed
 TEST_SIZE = 0.2
 SPLIT_SEED = 0
 SHUFFLE_SEED = 0
-
-
-@lru_cache(maxsize=1)
-def _world():
-    from ..datasets import load_default
-
-    return load_default()
-
-
-def _scalar(answer, what):
-    value = np.asarray(answer, dtype=float)
-    if value.shape != ():
-        raise ValueError(f"{what} must be a single number, got an array of shape {value.shape}")
-    return float(value)
 
 
 @lru_cache(maxsize=1)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
 import pandas as pd
 
 from .. import schema
-from ..exercises import close_to, register
+from ..exercises import close_to, register, default_world as _world, as_scalar as _scalar
 
 # the chapter's logged split
 TEST_SIZE = 0.2
@@ -28,25 +27,11 @@ HIT_K = 3
 
 
 @lru_cache(maxsize=1)
-def _world():
-    from ..datasets import load_default
-
-    return load_default()
-
-
-@lru_cache(maxsize=1)
 def _split():
     from ..preprocessing import clean_interactions, random_split
 
     clean, _ = clean_interactions(_world().interactions)
     return random_split(clean, test_size=TEST_SIZE, random_state=SPLIT_SEED)
-
-
-def _scalar(answer, what):
-    value = np.asarray(answer, dtype=float)
-    if value.shape != ():
-        raise ValueError(f"{what} must be a single number, got an array of shape {value.shape}")
-    return float(value)
 
 
 @register("ch06-always-no",

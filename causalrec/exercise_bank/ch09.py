@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from .. import schema
-from ..exercises import close_to, register
+from ..exercises import close_to, register, as_scalar as _scalar
 
 # ex-09-snips-mean: clipping bound on the true propensities
 SNIPS_CLIP = 1e-3
@@ -27,13 +27,6 @@ def _world_and_ratings():
 
     world = load_default()
     return world, logged_ratings(world)
-
-
-def _scalar(answer, what):
-    value = np.asarray(answer, dtype=float)
-    if value.shape != ():
-        raise ValueError(f"{what} must be a single number, got an array of shape {value.shape}")
-    return float(value)
 
 
 @register("ch09-snips-mean",

@@ -12,27 +12,13 @@ from functools import lru_cache
 import numpy as np
 
 from .. import schema
-from ..exercises import close_to, register
+from ..exercises import close_to, register, default_world as _world, as_scalar as _scalar
 
 # ex-10-shuffled-exposure: the seed of the shuffle and the share of items called "most popular"
 SHUFFLE_SEED = 1
 TOP_SHARE = 0.2
 # ex-10-price-effect: the price increase
 PRICE_FACTOR = 1.1
-
-
-@lru_cache(maxsize=1)
-def _world():
-    from ..datasets import load_default
-
-    return load_default()
-
-
-def _scalar(answer, what):
-    value = np.asarray(answer, dtype=float)
-    if value.shape != ():
-        raise ValueError(f"{what} must be a single number, got an array of shape {value.shape}")
-    return float(value)
 
 
 @lru_cache(maxsize=1)

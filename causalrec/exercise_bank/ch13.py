@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
 
-from ..exercises import close_to, register
+from ..exercises import close_to, register, as_scalar as _scalar
 
 # ex-13-bytes-per-row: an embedding row of DIM float32 numbers vs int8 codes plus one float32 scale
 DIM = 32
@@ -22,13 +21,6 @@ TABLE_SEED = 13
 NEUMF_SIZES = dict(n_users=1000, n_items=300, dim=32)
 NEUMF_SEED = 0
 PRUNE_SHARE = 0.8
-
-
-def _scalar(answer, what):
-    value = np.asarray(answer, dtype=float)
-    if value.shape != ():
-        raise ValueError(f"{what} must be a single number, got an array of shape {value.shape}")
-    return float(value)
 
 
 @register("ch13-bytes-per-row",
