@@ -107,3 +107,21 @@ def check_binary(values, name: str) -> np.ndarray:
         example = arr[bad][:3].tolist()
         raise ValueError(f"{name} must be binary (0/1); found other values such as {example}")
     return arr.astype(np.int8)
+
+
+def check_finite_1d(values, name: str) -> np.ndarray:
+    """Return ``values`` as a 1-D float array, or raise if it is not 1-D, is empty or holds NaN/inf.
+
+    >>> check_finite_1d([1, 2], "x")
+    array([1., 2.])
+    """
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: it needs at least one value")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{name} holds {int(bad.sum())} NaN or infinite value(s), the first at "
+                         f"position {int(np.flatnonzero(bad)[0])}")
+    return arr

@@ -38,8 +38,8 @@ import torch
 
 from . import schema
 from ._progress import progress_bar
-from ._validation import (check_dataframe, check_fraction, check_id_column, check_numeric_column,
-                          check_positive_int, check_random_state, seed_from)
+from ._validation import (check_dataframe, check_finite_1d, check_fraction, check_id_column,
+                          check_numeric_column, check_positive_int, check_random_state, seed_from)
 from .models import MatrixFactorization, NeuMF
 from .propensity import check_propensity, clip_propensity
 
@@ -52,16 +52,7 @@ _SHOW = 5
 
 # =========================================================================== estimators
 def _values(values, name: str = "values") -> np.ndarray:
-    v = np.asarray(values, dtype=float)
-    if v.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {v.shape}")
-    if v.size == 0:
-        raise ValueError(f"{name} is empty")
-    bad = ~np.isfinite(v)
-    if bad.any():
-        raise ValueError(f"{name} holds {int(bad.sum())} NaN or infinite value(s), e.g. at position "
-                         f"{int(np.flatnonzero(bad)[0])}")
-    return v
+    return check_finite_1d(values, name)
 
 
 def _weights(propensity, n: int, clip) -> np.ndarray:

@@ -69,6 +69,7 @@ from . import schema
 from ._validation import (
     check_binary,
     check_dataframe,
+    check_finite_1d,
     check_id_column,
     check_numeric_column,
     check_positive_int,
@@ -118,15 +119,7 @@ def _as_float_array(values, name: str) -> np.ndarray:
         elif not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
             raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
         arr = arr.astype(float)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty: it needs at least one value")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        raise ValueError(f"{name} holds {int(bad.sum())} NaN or infinite value(s), the first at "
-                         f"position {int(np.flatnonzero(bad)[0])}")
-    return arr
+    return check_finite_1d(arr, name)
 
 
 def _as_binary_array(values, name: str) -> np.ndarray:
