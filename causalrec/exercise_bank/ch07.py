@@ -7,14 +7,13 @@ reveals it. The definitions below must match the exercise texts in the chapter.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import numbers
 
 import numpy as np
 
 from .. import schema
-from ..exercises import close_to, register
+from ..exercises import close_to, default_world as _world, register
 
 # ex-07-exposure-ratio: items at or above this popularity quantile vs at or below 1 - it
 POPULARITY_QUANTILE = 0.9
@@ -24,12 +23,6 @@ LOW_SLOT = 5
 
 # ex-07-backdoor-sets: the observed variables that are not caused by exposure
 PRE_TREATMENT = ("policy_score", "log_popularity", "price", "price_sensitivity", "group")
-
-
-@functools.lru_cache(maxsize=1)
-def _world():
-    from ..datasets import load_default
-    return load_default()
 
 
 def _exposure_ratio() -> float:

@@ -12,7 +12,7 @@ import functools
 import numpy as np
 
 from .. import schema
-from ..exercises import close_to, register
+from ..exercises import close_to, default_world, register
 
 # ex-08-bad-control: the extra "control" an analyst adds
 BAD_CONTROL = schema.CLICKED
@@ -21,9 +21,8 @@ BAD_CONTROL = schema.CLICKED
 @functools.lru_cache(maxsize=1)
 def _frame_and_truth():
     from ..causal import analysis_frame
-    from ..datasets import load_default
 
-    world = load_default()
+    world = default_world()
     return analysis_frame(world), world.truth
 
 
