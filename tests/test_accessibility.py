@@ -1,0 +1,204 @@
+"""Accessibility audit of the chapters, read statically from the notebooks (nothing is run).
+
+Every figure must be described for readers who cannot see it and be readable by readers who
+cannot tell red from green:
+
+* each code cell that draws a figure has, in a markdown cell since the previous code cell,
+  an alt text (a line containing ``Alt text:``);
+* a cell that draws with matplotlib directly labels both axes and sets a title; a cell that
+  draws only through a package helper relies on the helper, whose source must label both axes;
+* colours are named from colour-blind-safe sets (``tab:`` colours, greys, black, white) and
+  colour maps are perceptually uniform or the ``tab10`` qualitative map.
+
+The failure messages name the chapter and the cell, so a gap can be found and fixed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import causalrec as cr
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+
+# A call that makes a figure or puts marks on one (``optimizer.step()`` is not drawing).
+FIGURE = re.compile(r"\bplt\.(?:subplots|subplot|figure)\(")
+DRAWING = re.compile(
+    r"\bplt\.(?:plot|bar|barh|hist|scatter|imshow|pie)\("
+    r"|\.plot(?:\.\w+)?\("
+    r"|\.(?:bar|barh|hist|scatter|imshow|matshow|semilogx|semilogy|loglog|errorbar|pcolormesh"
+    r"|contourf?|boxplot|violinplot|pie|fill_between|stem)\("
+)
+# Package helpers that label their own axes (checked below from their source) ...
+HELPERS = {
+    "cr.plotting.plot_long_tail": lambda: cr.plotting.plot_long_tail,
+    "cr.plotting.plot_rate_by_bin": lambda: cr.plotting.plot_rate_by_bin,
+    "cr.plotting.plot_model_comparison": lambda: cr.plotting.plot_model_comparison,
+    "cr.plotting.plot_user_history": lambda: cr.plotting.plot_user_history,
+    "cr.causal.plot_effects": lambda: cr.causal.plot_effects,
+}
+# ... the ``.plot`` method of results returned by these functions (checked the same way) ...
+RESULT_PLOTTERS = {
+    "cr.explain.permutation_importance": lambda: type_plot("permutation_importance"),
+    "cr.explain.gradient_saliency": lambda: type_plot("gradient_saliency"),
+    "cr.explain.integrated_gradients": lambda: type_plot("integrated_gradients"),
+}
+# ... and diagrams, which have no axes to label (the alt text still describes them).
+DIAGRAMS = {"cr.causal.draw_graph": lambda: cr.causal.draw_graph}
+
+SAFE_COLOUR = re.compile(r"^(?:tab:\w+|C\d|black|white|gr[ae]y|light(?:gr[ae]y)|0?\.\d+|[01](?:\.0)?|none)$")
+SAFE_MAPS = {"tab10", "tab20", "viridis", "cividis", "plasma", "magma", "inferno", "Greys", "gray",
+             "tableau-colorblind10"}
+
+
+def type_plot(function_name):
+    """The ``plot`` method of the class that ``cr.explain.<function_name>`` returns."""
+    function = getattr(cr.explain, function_name)
+    returned = inspect.signature(function).return_annotation
+    if isinstance(returned, str):
+        returned = getattr(cr.explain, returned.split(".")[-1].strip("'\""), None)
+    if returned is None or returned is inspect.Signature.empty or not hasattr(returned, "plot"):
+        pytest.fail(f"cannot find the result class of cr.explain.{function_name} (annotate its return type)")
+    return returned.plot
+
+
+def _cells(chapter):
+    return json.loads(chapter.read_text(encoding="utf-8"))["cells"]
+
+
+def _source(cell):
+    return "".join(cell["source"])
+
+
+def _code_without_comments_and_strings(text):
+    text = re.sub(r"#[^\n]*", "", text)
+    return re.sub(r"(\"\"\"|''')[\s\S]*?\1", "", text)
+
+
+def figure_cells(chapter):
+    """(index, source, markdown since the previous code cell) for each code cell that draws."""
+    found, markdown = [], []
+    for index, cell in enumerate(_cells(chapter)):
+        text = _source(cell)
+        if cell["cell_type"] == "markdown":
+            markdown.append(text)
+            continue
+        code = _code_without_comments_and_strings(text)
+        if FIGURE.search(code) or DRAWING.search(code) or any(f"{name}(" in code for name in (*HELPERS, *DIAGRAMS)):
+            found.append((index, code, "\n".join(markdown)))
+        markdown = []
+    return found
+
+
+def _result_names(chapter):
+    """Variables assigned from a result-plotting function anywhere in the chapter."""
+    names = set()
+    for cell in _cells(chapter):
+        for name, function in re.findall(r"^\s*(\w+)\s*=\s*(cr\.\w+\.\w+)\(", _source(cell), re.M):
+            if function in RESULT_PLOTTERS:
+                names.add(name)
+    return names
+
+
+def axis_gaps(chapter):
+    """Figure cells that draw with matplotlib directly but do not set xlabel, ylabel and a title."""
+    gaps = []
+    results = _result_names(chapter)
+    for index, code, _ in figure_cells(chapter):
+        direct = code
+        for name in (*HELPERS, *DIAGRAMS):
+            direct = direct.replace(f"{name}(", "helper(")
+        for name in results:
+            direct = re.sub(rf"\b{name}\.plot\(", "helper(", direct)
+        if not DRAWING.search(direct):
+            continue                         # marks drawn by helpers only
+        missing = [word for word in ("xlabel", "ylabel", "title") if word not in direct]
+        if missing:
+            gaps.append(f"{chapter.stem} cell {index}: draws without setting {', '.join(missing)}")
+    return gaps
+
+
+def colour_gaps(chapter):
+    gaps = []
+    for index, cell in enumerate(_cells(chapter)):
+        if cell["cell_type"] != "code":
+            continue
+        code = _code_without_comments_and_strings(_source(cell))
+        for value in re.findall(r"\b(?:colou?r|facecolor|edgecolor|ecolor)\s*=\s*[\"']([^\"']+)[\"']", code):
+            if not SAFE_COLOUR.match(value):
+                gaps.append(f"{chapter.stem} cell {index}: colour {value!r} (use tab10 'tab:...' colours)")
+        for group in re.findall(r"\bcolou?r\s*=\s*\[([^\]]*)\]", code):
+            for value in re.findall(r"[\"']([^\"']+)[\"']", group):
+                if not SAFE_COLOUR.match(value):
+                    gaps.append(f"{chapter.stem} cell {index}: colour {value!r} (use tab10 'tab:...' colours)")
+        maps = re.findall(r"cmap\s*=\s*[\"'](\w+?)(?:_r)?[\"']", code)
+        maps += re.findall(r"(?:get_cmap|colormaps\.get_cmap)\(\s*[\"'](\w+?)(?:_r)?[\"']", code)
+        maps += re.findall(r"\bplt\.cm\.(\w+?)(?:_r)?\b", code)
+        maps += re.findall(r"\bcolormaps\[[\"'](\w+?)(?:_r)?[\"']\]", code)
+        for name in maps:
+            if name not in SAFE_MAPS:
+                gaps.append(f"{chapter.stem} cell {index}: colour map {name!r} (use viridis, cividis or tab10)")
+    return gaps
+
+
+def test_the_audit_finds_figures_and_flags_what_is_missing(tmp_path):
+    """The detector itself: a made-up chapter with one good and three bad figure cells."""
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": "# 99 Test\n"},
+        {"cell_type": "code", "metadata": {}, "source": "optimizer.step()\nmodel.fit(x)\n", "outputs": []},
+        {"cell_type": "markdown", "metadata": {}, "source": "Alt text: a line going up.\n"},
+        {"cell_type": "code", "metadata": {}, "outputs": [],
+         "source": "fig, ax = plt.subplots()\nax.plot(x, y, color='tab:blue')\n"
+                   "ax.set(xlabel='x (s)', ylabel='y (m)', title='t')\n"},
+        {"cell_type": "markdown", "metadata": {}, "source": "A figure with no description.\n"},
+        {"cell_type": "code", "metadata": {}, "outputs": [],
+         "source": "ax = frame.plot.bar(color=['red', 'tab:green'])\nax.set_title('t')\n"},
+        {"cell_type": "code", "metadata": {}, "outputs": [],
+         "source": "ax.imshow(grid, cmap='jet')  # ax.set(xlabel=..., ylabel=...)\n"},
+        {"cell_type": "markdown", "metadata": {}, "source": "Alt text: bars.\n"},
+        {"cell_type": "code", "metadata": {}, "outputs": [],
+         "source": "ax = cr.plotting.plot_model_comparison(results, 'AUC')\n"},
+    ]
+    chapter = tmp_path / "99_test.ipynb"
+    chapter.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+
+    figures = figure_cells(chapter)
+    assert [index for index, _, _ in figures] == [3, 5, 6, 8]
+    assert [("Alt text:" in markdown) for _, _, markdown in figures] == [True, False, False, True]
+    assert axis_gaps(chapter) == ["99_test cell 5: draws without setting xlabel, ylabel",
+                                  "99_test cell 6: draws without setting xlabel, ylabel, title"]
+    assert colour_gaps(chapter) == ["99_test cell 5: colour 'red' (use tab10 'tab:...' colours)",
+                                    "99_test cell 6: colour map 'jet' (use viridis, cividis or tab10)"]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_has_alt_text_in_the_markdown_before_it(chapter):
+    missing = [f"{chapter.stem} cell {index}" for index, _, markdown in figure_cells(chapter)
+               if "Alt text:" not in markdown]
+    assert not missing, ("figure cells without 'Alt text:' in a markdown cell since the previous "
+                         f"code cell: {', '.join(missing)}")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_labels_its_axes_and_has_a_title(chapter):
+    gaps = axis_gaps(chapter)
+    assert not gaps, "; ".join(gaps)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_figures_use_colour_blind_safe_colours(chapter):
+    gaps = colour_gaps(chapter)
+    assert not gaps, "; ".join(gaps)
+
+
+@pytest.mark.parametrize("name", [*HELPERS, *RESULT_PLOTTERS], ids=str)
+def test_the_helpers_the_audit_trusts_label_both_axes(name):
+    source = inspect.getsource((HELPERS | RESULT_PLOTTERS)[name]())
+    assert re.search(r"set_xlabel\(|xlabel\s*=", source), f"{name} does not set an x label"
+    assert re.search(r"set_ylabel\(|ylabel\s*=", source), f"{name} does not set a y label"
