@@ -22,10 +22,12 @@ import numpy as np
 import pandas as pd
 
 from . import _download, schema
+from ._validation import check_positive_int, check_random_state
 from .simulate import ShopWorld, Truth
 
 __all__ = ["DEFAULT_DATA_DIR", "DEFAULT_WORLD", "save_world", "load_world", "load_default",
-           "verify_checksums", "sha256", "RatingsData", "load_coat", "load_movielens_100k"]
+           "verify_checksums", "sha256", "RatingsData", "load_coat", "load_movielens_100k",
+           "CoatTruth", "coat_like", "write_coat", "COAT_USER_GROUPS", "COAT_ITEM_GROUPS"]
 
 #: The shipped default world lives here in a source checkout.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -396,6 +398,12 @@ def load_coat(path=None, download: bool = False, *, verify: bool = True, verbose
         raise ValueError(f"user_features.ascii has {user_features.shape[0]} rows for {n_users} users")
     if item_features.shape[0] != n_items:
         raise ValueError(f"item_features.ascii has {item_features.shape[0]} rows for {n_items} items")
+    for name, matrix in (("user_features.ascii", user_features), ("item_features.ascii", item_features)):
+        bad = ~np.isin(matrix, (0, 1))
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise ValueError(f"{name}: value {float(matrix[i, j])!r} at line {i + 1}, column {j + 1} is not 0 or 1 "
+                             "(Coat's features are one-hot)")
 
     def table(matrix):
         u, i = np.nonzero(matrix)
@@ -471,3 +479,253 @@ def load_movielens_100k(path=None, download: bool = False, *, verify: bool = Tru
                           "gender": raw_users["gender"], "occupation": raw_users["occupation"]})
     return RatingsData(name="movielens-100k", users=users, items=items, interactions=interactions,
                        randomized=None, propensity=None, source=str(folder))
+
+
+
+# ---------------------------------------------------------------------------------------------
+# A simulated world of Coat's exact shape, whose truth is known
+# ---------------------------------------------------------------------------------------------
+
+#: Coat's user features: one-hot groups and their sizes (14 columns in this order).
+COAT_USER_GROUPS = {"gender": 2, "age": 6, "location": 3, "fashion_interest": 3}
+#: Coat's item features: one-hot groups and their sizes (33 columns in this order).
+COAT_ITEM_GROUPS = {"gender": 2, "jacket_type": 16, "color": 13, "front_page": 2}
+
+_COAT_CUTPOINTS = (0.0, 0.8, 1.6, 2.4)   # rating = 1 + number of cutpoints below the latent score
+
+
+@dataclass
+class CoatTruth:
+    """What :func:`coat_like` knows about its world and real Coat never reveals.
+
+    Attributes
+    ----------
+    ratings : numpy.ndarray of int, shape (n_users, n_items)
+        The rating (1-5) every user would give every item; train and test reveal some.
+    expected_rating : numpy.ndarray of float, shape (n_users, n_items)
+        Mean of each pair's rating over the rating noise.
+    propensity : numpy.ndarray of float, shape (n_users, n_items)
+        True probability that each pair is among the user's self-selected (train) ratings;
+        each row sums to the number of train ratings per user.
+    params : dict
+        The arguments that generated the world.
+    """
+
+    ratings: np.ndarray
+    expected_rating: np.ndarray
+    propensity: np.ndarray
+    params: dict
+
+    @property
+    def mse_of_expected(self) -> float:
+        """Irreducible error: MSE of the expected rating against the realised one, over all pairs."""
+        return float(np.mean((self.expected_rating - self.ratings) ** 2))
+
+
+def _one_hot_groups(codes: list[np.ndarray], sizes) -> np.ndarray:
+    return np.concatenate([np.eye(size, dtype=np.int64)[c] for c, size in zip(codes, sizes)], axis=1)
+
+
+def _fixed_size_probabilities(logits: np.ndarray, n_select: int) -> np.ndarray:
+    """Row-wise probabilities proportional to ``exp(logits)``, capped at 1, each row summing to ``n_select``."""
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p = np.zeros_like(weights)
+    capped = np.zeros(weights.shape, dtype=bool)
+    for _ in range(weights.shape[1]):
+        free = np.where(capped, 0.0, weights)
+        room = n_select - capped.sum(axis=1, keepdims=True)
+        p = np.where(capped, 1.0, free * room / free.sum(axis=1, keepdims=True))
+        over = (p > 1.0) & ~capped
+        if not over.any():
+            break
+        capped |= over
+    return p
+
+
+def _systematic_sample(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Exactly ``round(p.sum())`` distinct indices, index ``k`` included with probability ``p[k]``.
+
+    Systematic sampling (Madow, 1949) on a random order: lay the probabilities end to end
+    on a line of length ``n``, draw one uniform start in [0, 1) and take the items under
+    the points ``start, start + 1, ...``. An item of length ``p <= 1`` covers a point with
+    probability exactly ``p``, and never two.
+    """
+    n_select = int(round(p.sum()))
+    order = rng.permutation(len(p))
+    edges = np.cumsum(p[order])
+    edges *= n_select / edges[-1]
+    points = rng.random() + np.arange(n_select)
+    return order[np.minimum(np.searchsorted(edges, points, side="right"), len(p) - 1)]
+
+
+def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_test: int = 16,
+              selection_strength: float = 0.6, rating_noise: float = 0.7, random_state=0) -> RatingsData:
+    """A simulated world of the Coat data set's exact shape, with its truth.
+
+    Real Coat (Schnabel et al., 2016) asked 290 shoppers to pick and rate 24 of 300 coats
+    (self-selected: train) and then to rate 16 coats drawn at random (test). This function
+    draws a world with the same shape and the same two mechanisms, so every estimate made
+    on it can be compared with the truth:
+
+    * users get Coat's four one-hot groups (gender, age, location, fashion interest: 14
+      columns), items Coat's four (gender, jacket type, colour, front page: 33 columns);
+    * every pair has a rating 1-5: a latent score (taste x attributes, a bonus when the
+      coat's gender matches the user's, item quality, user leniency, Gaussian noise of sd
+      ``rating_noise``) cut at fixed thresholds;
+    * each user self-selects exactly ``n_train`` items with inclusion probabilities
+      proportional to ``exp(selection_strength * (rating - 3) + 0.8 * gender match +
+      0.6 * front page)`` (capped at 1): missing not at random, since the rating itself
+      drives selection. Systematic sampling makes the inclusion probabilities exactly the
+      stated ``truth.propensity``;
+    * each user rates ``n_test`` items drawn uniformly among all items (they may overlap
+      the train items, as separate questionnaires could).
+
+    Parameters
+    ----------
+    n_users, n_items, n_train, n_test : int
+        Coat's values by default. ``n_train`` and ``n_test`` must not exceed ``n_items``.
+    selection_strength : float
+        How strongly the rating drives self-selection (0: missing at random given the features).
+    rating_noise : float
+        Standard deviation of the noise on the latent score (> 0).
+    random_state : int, numpy Generator or None
+
+    Returns
+    -------
+    RatingsData
+        The same object :func:`load_coat` returns (``interactions`` = train,
+        ``randomized`` = test, ``propensity`` = the true propensity of each train rating,
+        ``users``/``items`` with the one-hot features), plus ``truth``, a :class:`CoatTruth`.
+
+    Examples
+    --------
+    >>> data = coat_like(random_state=0)
+    >>> data
+    RatingsData('coat-like', n_users=290, n_items=300, logged=6960, randomized=4640)
+    >>> data.interactions.groupby("user_id").size().unique().tolist()
+    [24]
+    >>> data.users.shape, data.items.shape
+    ((290, 15), (300, 34))
+    >>> bool(data.interactions.rating.mean() > data.randomized.rating.mean())   # self-selection
+    True
+    """
+    n_users = check_positive_int(n_users, "n_users")
+    n_items = check_positive_int(n_items, "n_items")
+    n_train = check_positive_int(n_train, "n_train")
+    n_test = check_positive_int(n_test, "n_test")
+    for name, value in (("n_train", n_train), ("n_test", n_test)):
+        if value > n_items:
+            raise ValueError(f"{name} ({value}) cannot exceed n_items ({n_items}): each user rates distinct items")
+    if isinstance(selection_strength, bool) or not np.isfinite(float(selection_strength)):
+        raise ValueError(f"selection_strength must be a finite number, got {selection_strength!r}")
+    if isinstance(rating_noise, bool) or not float(rating_noise) > 0 or not np.isfinite(float(rating_noise)):
+        raise ValueError(f"rating_noise must be a finite number > 0, got {rating_noise!r}")
+    rng = check_random_state(random_state)
+    dim = 4
+
+    user_codes = [rng.integers(0, size, n_users) for size in COAT_USER_GROUPS.values()]
+    item_codes = [rng.integers(0, size, n_items) for size in COAT_ITEM_GROUPS.values()]
+    item_codes[3] = (rng.random(n_items) < 0.2).astype(np.int64)        # a fifth of the coats on the front page
+    user_features = _one_hot_groups(user_codes, COAT_USER_GROUPS.values())
+    item_features = _one_hot_groups(item_codes, COAT_ITEM_GROUPS.values())
+
+    type_centre = rng.normal(size=(COAT_ITEM_GROUPS["jacket_type"], dim))
+    colour_centre = rng.normal(size=(COAT_ITEM_GROUPS["color"], dim))
+    attributes = type_centre[item_codes[1]] + 0.5 * colour_centre[item_codes[2]] + 0.5 * rng.normal(size=(n_items, dim))
+    taste = rng.normal(size=(n_users, dim)) * (0.6 + 0.4 * user_codes[3])[:, None]   # fashion interest sharpens taste
+    quality = rng.normal(0.0, 0.4, n_items)
+    leniency = rng.normal(0.0, 0.4, n_users)
+    gender_match = (user_codes[0][:, None] == item_codes[0][None, :]).astype(float)
+    mean_score = (0.5 * taste @ attributes.T / np.sqrt(dim) + 1.0 * gender_match
+                  + quality[None, :] + leniency[:, None])
+    score = mean_score + rng.normal(0.0, rating_noise, (n_users, n_items))
+    cut = np.asarray(_COAT_CUTPOINTS)
+    ratings = 1 + (score[..., None] > cut).sum(axis=-1)
+    from scipy.stats import norm
+    expected = 1 + norm.cdf((mean_score[..., None] - cut) / rating_noise).sum(axis=-1)
+
+    logits = (selection_strength * (ratings - 3) + 0.8 * gender_match
+              + 0.6 * item_codes[3][None, :].astype(float))
+    propensity = _fixed_size_probabilities(logits, n_train)
+    train_items = np.stack([_systematic_sample(propensity[u], rng) for u in range(n_users)])
+    test_items = np.stack([rng.choice(n_items, n_test, replace=False) for _ in range(n_users)])
+
+    def table(item_matrix):
+        u = np.repeat(np.arange(n_users), item_matrix.shape[1])
+        i = np.sort(item_matrix, axis=1).ravel()
+        return pd.DataFrame({schema.USER: u, schema.ITEM: i, schema.RATING: ratings[u, i].astype(float)})
+
+    interactions, randomized = table(train_items), table(test_items)
+    users = pd.DataFrame(user_features, columns=[f"user_feature_{k}" for k in range(user_features.shape[1])])
+    users.insert(0, schema.USER, np.arange(n_users))
+    items = pd.DataFrame(item_features, columns=[f"item_feature_{k}" for k in range(item_features.shape[1])])
+    items.insert(0, schema.ITEM, np.arange(n_items))
+    params = {"n_users": n_users, "n_items": n_items, "n_train": n_train, "n_test": n_test,
+              "selection_strength": float(selection_strength), "rating_noise": float(rating_noise),
+              "random_state": random_state if isinstance(random_state, (int, type(None))) else "generator"}
+    truth = CoatTruth(ratings=ratings, expected_rating=expected, propensity=propensity, params=params)
+    return RatingsData(name="coat-like", users=users, items=items, interactions=interactions, randomized=randomized,
+                       propensity=propensity[interactions[schema.USER], interactions[schema.ITEM]],
+                       source=f"simulated: causalrec.datasets.coat_like(random_state={params['random_state']})",
+                       truth=truth, config=params)
+
+
+def write_coat(data: RatingsData, directory) -> Path:
+    """Write a Coat-shaped data set in Coat's public layout (CRLF line endings), readable by :func:`load_coat`.
+
+    ``train.ascii`` and ``test.ascii`` hold the users x items rating matrices (0 = missing),
+    ``propensities.ascii`` the propensity of every pair (from ``data.truth.propensity`` when
+    present, else the train ratings' propensities and 0 elsewhere), and
+    ``user_item_features/`` the one-hot feature matrices.
+
+    Parameters
+    ----------
+    data : RatingsData
+        With ``randomized`` and ``propensity`` (as from :func:`coat_like` or :func:`load_coat`).
+    directory : path-like
+        Created if missing; files of the same names are overwritten.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> data = coat_like(n_users=20, n_items=30, n_train=4, n_test=3, random_state=0)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     back = load_coat(write_coat(data, folder), verify=False)
+    >>> back.interactions.equals(data.interactions), back.randomized.equals(data.randomized)
+    (True, True)
+    """
+    if not isinstance(data, RatingsData):
+        raise TypeError(f"data must be a RatingsData, got {type(data).__name__}")
+    if data.randomized is None or data.propensity is None:
+        raise ValueError(f"data {data.name!r} needs a randomized test set and train propensities to be written "
+                         "in Coat's layout")
+    out = Path(directory)
+    (out / "user_item_features").mkdir(parents=True, exist_ok=True)
+    shape = (data.n_users, data.n_items)
+
+    def matrix(frame):
+        m = np.zeros(shape)
+        m[frame[schema.USER].to_numpy(), frame[schema.ITEM].to_numpy()] = frame[schema.RATING].to_numpy()
+        return m
+
+    if isinstance(data.truth, CoatTruth):
+        propensity = data.truth.propensity
+    else:
+        propensity = np.zeros(shape)
+        propensity[data.interactions[schema.USER].to_numpy(), data.interactions[schema.ITEM].to_numpy()] = data.propensity
+
+    def write(path, values, fmt):
+        lines = (" ".join(fmt % v for v in row) for row in values)
+        path.write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
+
+    write(out / "train.ascii", matrix(data.interactions), "%d")
+    write(out / "test.ascii", matrix(data.randomized), "%d")
+    write(out / "propensities.ascii", propensity, "%.10g")
+    write(out / "user_item_features" / "user_features.ascii", data.users.drop(columns=schema.USER).to_numpy(), "%d")
+    write(out / "user_item_features" / "item_features.ascii", data.items.drop(columns=schema.ITEM).to_numpy(), "%d")
+    return out

@@ -159,3 +159,180 @@ def test_download_checksum_mismatch_deletes_and_raises(tmp_path):
 def test_offline_download_fails_clearly(tmp_path):
     with pytest.raises(ConnectionError, match="could not download"):
         _download.download((tmp_path / "absent.zip").as_uri(), tmp_path / "x.zip", verbose=False)
+
+
+# ------------------------------------------------------------------ more loader checks
+def test_coat_features_must_be_one_hot(tmp_path):
+    make_coat(tmp_path)
+    rows = np.eye(N_USERS, 14)
+    rows[2, 5] = 0.5
+    _write_matrix(tmp_path / "user_item_features/user_features.ascii", rows)
+    with pytest.raises(ValueError, match=r"user_features.ascii: value 0.5 at line 3, column 6 is not 0 or 1"):
+        datasets.load_coat(tmp_path, verify=False)
+
+
+def test_coat_item_features_row_count(tmp_path):
+    make_coat(tmp_path)
+    _write_matrix(tmp_path / "user_item_features/item_features.ascii", np.eye(3, 33))
+    with pytest.raises(ValueError, match="item_features.ascii has 3 rows for 8 items"):
+        datasets.load_coat(tmp_path, verify=False)
+
+
+def test_coat_download_with_wrong_checksum_deletes_and_raises(tmp_path, monkeypatch):
+    make_coat(tmp_path / "src")
+    _zip_folder(tmp_path / "src", tmp_path / "coat.zip", "coat")
+    monkeypatch.setenv("CAUSALREC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CAUSALREC_COAT", raising=False)
+    monkeypatch.setattr(datasets, "DEFAULT_DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(datasets, "COAT_URL", (tmp_path / "coat.zip").as_uri())
+    with pytest.raises(ValueError, match=r"checksum mismatch for .*train.ascii.*was deleted"):
+        datasets.load_coat(download=True, verbose=False)
+    assert not (tmp_path / "cache" / "coat" / "coat" / "train.ascii").exists()
+
+
+def test_coat_offline_download_fails_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAUSALREC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CAUSALREC_COAT", raising=False)
+    monkeypatch.setattr(datasets, "DEFAULT_DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(datasets, "COAT_URL", (tmp_path / "absent.zip").as_uri())
+    with pytest.raises(ConnectionError, match="could not download"):
+        datasets.load_coat(download=True, verbose=False)
+
+
+def test_missing_movielens_says_where_to_put_the_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAUSALREC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CAUSALREC_MOVIELENS", raising=False)
+    monkeypatch.setattr(datasets, "DEFAULT_DATA_DIR", tmp_path / "data")
+    with pytest.raises(FileNotFoundError, match=r"u.data, u.item, u.user.*data/external/movielens-100k/.*download=True"):
+        datasets.load_movielens_100k()
+
+
+def test_movielens_download_verifies_checksum(tmp_path, monkeypatch):
+    make_movielens(tmp_path / "src")
+    _zip_folder(tmp_path / "src", tmp_path / "ml-100k.zip", "ml-100k")
+    monkeypatch.setenv("CAUSALREC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CAUSALREC_MOVIELENS", raising=False)
+    monkeypatch.setattr(datasets, "DEFAULT_DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(datasets, "MOVIELENS_URL", (tmp_path / "ml-100k.zip").as_uri())
+    with pytest.raises(ValueError, match="checksum mismatch.*u.data"):
+        datasets.load_movielens_100k(download=True, verbose=False)
+    monkeypatch.setattr(datasets, "MOVIELENS_SHA256", {"u.data": _download.file_sha256(tmp_path / "src" / "u.data")})
+    data = datasets.load_movielens_100k(download=True, verbose=False)
+    assert len(data.interactions) == 3 and data.source.endswith("ml-100k")
+
+
+# ------------------------------------------------------------------ the Coat-shaped simulated world
+@pytest.fixture(scope="module")
+def coat_world():
+    return datasets.coat_like(random_state=0)
+
+
+def test_coat_like_has_coats_exact_shape(coat_world):
+    data = coat_world
+    assert (data.n_users, data.n_items) == (290, 300)
+    assert data.interactions.groupby(schema.USER).size().eq(24).all() and len(data.interactions) == 6960
+    assert data.randomized.groupby(schema.USER).size().eq(16).all() and len(data.randomized) == 4640
+    for table in (data.interactions, data.randomized):
+        assert not table.duplicated([schema.USER, schema.ITEM]).any()
+        assert table[schema.RATING].isin([1, 2, 3, 4, 5]).all()
+    assert data.users.shape == (290, 1 + 14) and data.items.shape == (300, 1 + 33)
+    # one-hot groups: exactly one 1 per group, per row
+    user_x = data.users.drop(columns=schema.USER).to_numpy()
+    assert (user_x.sum(axis=1) == len(datasets.COAT_USER_GROUPS)).all()
+    assert set(np.unique(user_x)) == {0, 1}
+    item_x = data.items.drop(columns=schema.ITEM).to_numpy()
+    assert (item_x.sum(axis=1) == len(datasets.COAT_ITEM_GROUPS)).all()
+
+
+def test_coat_like_truth_is_consistent(coat_world):
+    data, truth = coat_world, coat_world.truth
+    assert truth.propensity.shape == truth.ratings.shape == (290, 300)
+    np.testing.assert_allclose(truth.propensity.sum(axis=1), 24)
+    assert truth.propensity.min() > 0 and truth.propensity.max() <= 1
+    u, i = data.interactions[schema.USER], data.interactions[schema.ITEM]
+    np.testing.assert_array_equal(data.interactions[schema.RATING], truth.ratings[u, i])
+    np.testing.assert_array_equal(data.propensity, truth.propensity[u, i])
+    tu, ti = data.randomized[schema.USER], data.randomized[schema.ITEM]
+    np.testing.assert_array_equal(data.randomized[schema.RATING], truth.ratings[tu, ti])
+    # the expected rating is the mean of the realised one: over 87,000 pairs they agree closely
+    assert abs(truth.expected_rating.mean() - truth.ratings.mean()) < 0.02
+    assert 0.3 < truth.mse_of_expected < 1.0
+
+
+def test_coat_like_selection_is_missing_not_at_random(coat_world):
+    data = coat_world
+    train_mean = data.interactions[schema.RATING].mean()
+    test_mean = data.randomized[schema.RATING].mean()
+    assert train_mean > test_mean + 0.5           # users pick what they like
+    # the random test set is an unbiased sample: its mean is the all-pairs mean within sampling error
+    all_mean, sd = data.truth.ratings.mean(), data.truth.ratings.std()
+    assert abs(test_mean - all_mean) < 4 * sd / np.sqrt(len(data.randomized))
+    # IPS with the true propensities recovers the all-pairs mean from the biased train ratings
+    from causalrec.debias import ips_estimate
+
+    ips = ips_estimate(data.interactions[schema.RATING], data.propensity, n_total=290 * 300)
+    assert abs(ips - all_mean) < 0.15 < abs(train_mean - all_mean)
+
+
+def test_systematic_sampling_has_the_stated_inclusion_probabilities():
+    rng = np.random.default_rng(1)
+    p = datasets._fixed_size_probabilities(rng.normal(0, 1.5, size=(1, 40)), 6)[0]
+    assert abs(p.sum() - 6) < 1e-9 and p.max() <= 1
+    counts = np.zeros(40)
+    n = 20_000
+    for _ in range(n):
+        chosen = datasets._systematic_sample(p, rng)
+        assert len(np.unique(chosen)) == 6
+        counts[chosen] += 1
+    # binomial standard error at most 0.0035; 5 of them
+    np.testing.assert_allclose(counts / n, p, atol=0.018)
+
+
+def test_coat_like_is_seeded():
+    a = datasets.coat_like(n_users=30, n_items=40, n_train=5, n_test=4, random_state=3)
+    b = datasets.coat_like(n_users=30, n_items=40, n_train=5, n_test=4, random_state=3)
+    c = datasets.coat_like(n_users=30, n_items=40, n_train=5, n_test=4, random_state=4)
+    assert a.interactions.equals(b.interactions) and a.randomized.equals(b.randomized)
+    assert not a.interactions.equals(c.interactions)
+
+
+def test_stronger_self_selection_raises_the_train_mean():
+    weak = datasets.coat_like(selection_strength=0.0, random_state=0)
+    strong = datasets.coat_like(selection_strength=1.5, random_state=0)
+    assert strong.interactions[schema.RATING].mean() > weak.interactions[schema.RATING].mean() + 0.5
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_users": 0}, "n_users"),
+    ({"n_train": 301}, r"n_train \(301\) cannot exceed n_items \(300\)"),
+    ({"n_test": 400}, r"n_test \(400\) cannot exceed n_items"),
+    ({"rating_noise": 0.0}, "rating_noise must be a finite number > 0"),
+    ({"selection_strength": float("nan")}, "selection_strength must be a finite number"),
+])
+def test_coat_like_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        datasets.coat_like(**kwargs)
+
+
+def test_write_coat_round_trips_through_the_loader_in_coats_layout(coat_world, tmp_path):
+    folder = datasets.write_coat(coat_world, tmp_path / "coat")
+    raw = (folder / "train.ascii").read_bytes()
+    assert raw.count(b"\r\n") == 290 and raw.count(b"\n") == 290      # CRLF, one line per user
+    assert len(raw.split(b"\r\n")[0].split()) == 300
+    back = datasets.load_coat(folder, verify=False)
+    assert (back.n_users, back.n_items) == (290, 300)
+    assert back.interactions.groupby(schema.USER).size().eq(24).all()
+    assert back.randomized.groupby(schema.USER).size().eq(16).all()
+    assert back.interactions.equals(coat_world.interactions) and back.randomized.equals(coat_world.randomized)
+    np.testing.assert_allclose(back.propensity, coat_world.propensity, rtol=1e-9)
+    assert back.users.equals(coat_world.users) and back.items.equals(coat_world.items)
+    assert back.truth is None
+
+
+def test_write_coat_rejects_data_without_a_test_set(tmp_path):
+    make_movielens(tmp_path / "ml")
+    data = datasets.load_movielens_100k(tmp_path / "ml", verify=False)
+    with pytest.raises(ValueError, match="needs a randomized test set"):
+        datasets.write_coat(data, tmp_path / "out")
+    with pytest.raises(TypeError, match="data must be a RatingsData"):
+        datasets.write_coat("coat", tmp_path / "out")
