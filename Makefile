@@ -11,7 +11,7 @@ MERMAID_VERSION ?= 11.12.1
 MERMAID := book/_vendor/mermaid/mermaid.esm.min.mjs
 BOOK_HTML := book/_build/html/index.html
 
-.PHONY: help install vendor book test lab clean data exercises
+.PHONY: help install vendor chromium book test lab clean data exercises
 
 help:
 	@echo "make book   build the website into book/_build/html (executes every chapter)"
@@ -27,7 +27,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (causalrec)" >/dev/null
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# Headless Chromium for tests/test_site.py (Debian package `chromium`). Installed when missing
+# and possible (root with apt-get); otherwise the browser checks are skipped, and say so.
+CHROMIUM ?= $(or $(CAUSALREC_CHROMIUM),/usr/bin/chromium)
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing the Debian package chromium for the website test"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "apt-get could not install chromium: the browser checks of tests/test_site.py will be skipped"; \
+	else \
+	  echo "$(CHROMIUM) not found: the browser checks of tests/test_site.py will be skipped."; \
+	  echo "  To run them: sudo apt-get install chromium (Debian/Ubuntu), or set CAUSALREC_CHROMIUM=/path/to/chromium"; \
+	fi
 
 # Without npm the site falls back to mermaid's CDN (diagrams then need the internet).
 $(MERMAID):
@@ -48,7 +62,7 @@ book: $(STAMP) vendor
 	@echo "The book is at file://$(CURDIR)/$(BOOK_HTML)"
 	@echo "(serve it with: $(BIN)/python -m http.server -d book/_build/html 8000 --bind 127.0.0.1)"
 
-test: $(STAMP) vendor
+test: $(STAMP) vendor chromium
 	$(BIN)/python -m pytest
 
 lab: $(STAMP)
