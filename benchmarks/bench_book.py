@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _machine import machine
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 
@@ -62,15 +62,11 @@ def main(argv=None) -> int:
         flag = "" if row["seconds_median"] < 60 else "  <-- over the 60 s target"
         print(f"{row['chapter']:<32} {row['seconds_median']:6.1f} s  peak {row['kernel_peak_rss_mb']:6.0f} MB{flag}")
     total = sum(r["seconds_median"] for r in rows)
-    import torch
-
     result = {
         "benchmark": "chapter execution, each in a fresh kernel",
         "command": "python benchmarks/bench_book.py",
         "date": time.strftime("%Y-%m-%d"),
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                    "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                    "load_average_at_end": os.getloadavg()},
+        "machine": machine(),
         "total_seconds": total,
         "slowest": max(rows, key=lambda r: r["seconds_median"])["chapter"] if rows else None,
         "chapters": rows,

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from _machine import load_average, machine
 
 TARGET_SIZE_RATIO = 2.0
 TARGET_NDCG_CHANGE = 0.02
@@ -49,15 +49,13 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "serving.json"))
     args = parser.parse_args(argv)
 
-    import numpy as np
     import pandas as pd
     import torch
 
-    import causalrec
     import causalrec as cr
     from causalrec import schema
 
-    load_before = os.getloadavg()
+    load_before = load_average()
     world = cr.load_default()
     log = world.interactions
     old = log[log[schema.DAY] <= 20]
@@ -86,7 +84,6 @@ def main(argv=None) -> int:
                                  "update_seconds_median": statistics.median(update_s),
                                  "full_retrain_seconds_median": statistics.median(retrain_s)},
         }
-    load_after = os.getloadavg()
 
     neumf = models["neumf"]["versions"]
     checks = {
@@ -104,13 +101,8 @@ def main(argv=None) -> int:
                     "p95_ms_one_user": TARGET_P95_MS_ONE_USER},
         "targets_met_neumf": checks,
         "models": models,
-        "machine": {"cores": os.cpu_count(), "torch_default_threads": torch.get_num_threads(),
-                    "quantized_engine": torch.backends.quantized.engine,
-                    "python": platform.python_version(), "torch": torch.__version__,
-                    "numpy": np.__version__, "pandas": pd.__version__,
-                    "causalrec": causalrec.__version__, "platform": platform.platform(),
-                    "load_average_1_5_15_before": list(load_before),
-                    "load_average_1_5_15_after": list(load_after)},
+        "machine": machine(quantized_engine=torch.backends.quantized.engine,
+                           load_average_1_5_15_before=load_before),
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

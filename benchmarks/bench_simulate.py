@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from _machine import load_average, machine
 
-import causalrec
 from causalrec.simulate import simulate_shop
 
 SIZES = [(1_000, 300), (3_000, 1_000), (10_000, 2_000), (30_000, 5_000), (100_000, 5_000)]
@@ -48,6 +46,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "simulate.json"))
     args = parser.parse_args(argv)
+    load_before = load_average()
     rows = []
     for n_users, n_items in SIZES:
         row = measure(n_users, n_items, args.repeats if n_users <= 30_000 else max(1, args.repeats // 2))
@@ -63,9 +62,7 @@ def main(argv=None) -> int:
         "benchmark": "simulate_shop scaling",
         "command": "python benchmarks/bench_simulate.py",
         "date": time.strftime("%Y-%m-%d"),
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                    "numpy": np.__version__, "causalrec": causalrec.__version__,
-                    "platform": platform.platform()},
+        "machine": machine(load_average_1_5_15_before=load_before),
         "default_world_seconds_median": rows[0]["seconds_median"],
         "growth_exponent_time_vs_logged_rows": exponent_rows,
         "growth_exponent_time_vs_users": exponent_users,

@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _machine import load_average, machine
 
 TARGET_MF_SAMPLES_PER_SECOND = 1_000_000
 
@@ -205,13 +205,7 @@ def main(argv=None) -> int:
         print(json.dumps(end_to_end(args.repeats)))
         return 0
 
-    import numpy as np
-    import pandas as pd
-    import torch
-
-    import causalrec
-
-    load_before = os.getloadavg()
+    load_before = load_average()
     rows = []
     for label, model_name, batch, threads in CONFIGS:
         out = subprocess.run([sys.executable, __file__, "--worker", model_name, str(batch), str(threads),
@@ -228,18 +222,12 @@ def main(argv=None) -> int:
     fit = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"end to end: {fit['what']}: {fit['seconds_median']:.2f} s "
           f"({fit['samples_per_second_incl_validation']:,.0f} samples/s with validation)")
-    load_after = os.getloadavg()
     mf_4096 = next(r for r in rows if r["model"] == "mf" and r["batch_size"] == 4096 and r["torch_threads"] == 1)
     result = {
         "benchmark": "training throughput",
         "command": "python benchmarks/bench_training.py",
         "date": time.strftime("%Y-%m-%d"),
-        "machine": {"cores": os.cpu_count(), "torch_default_threads": torch.get_num_threads(),
-                    "python": platform.python_version(), "torch": torch.__version__,
-                    "numpy": np.__version__, "pandas": pd.__version__,
-                    "causalrec": causalrec.__version__, "platform": platform.platform(),
-                    "load_average_1_5_15_before": list(load_before),
-                    "load_average_1_5_15_after": list(load_after)},
+        "machine": machine(load_average_1_5_15_before=load_before),
         "memory_measure": "resource.getrusage(RUSAGE_SELF).ru_maxrss increase during the timed runs, "
                           "one fresh process per configuration",
         "loss": "bce on purchased (pointwise); samples = training rows",
