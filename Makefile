@@ -11,7 +11,7 @@ MERMAID_VERSION ?= 11.12.1
 MERMAID := book/_vendor/mermaid/mermaid.esm.min.mjs
 BOOK_HTML := book/_build/html/index.html
 
-.PHONY: help install vendor chromium book test lab clean data exercises
+.PHONY: help install vendor chromium book test lab clean data exercises bench
 
 help:
 	@echo "make book   build the website into book/_build/html (executes every chapter)"
@@ -19,6 +19,7 @@ help:
 	@echo "make lab    open the chapters in JupyterLab"
 	@echo "make data   regenerate data/ (the default world) and check it is unchanged"
 	@echo "make exercises  write student notebooks (solutions removed) into exercises/"
+	@echo "make bench  run the benchmarks (about 25 min), write benchmarks/results/*.json and SUMMARY.md"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,6 +75,18 @@ data: $(STAMP)
 
 exercises: $(STAMP)
 	$(BIN)/python -m causalrec exercises --book book --out exercises
+
+# Benchmarks: medians of BENCH_REPEATS runs each. The MF comparison times Cornac only when it is
+# installed (pip install -e ".[bench]"); MOVIELENS=DIR uses MovieLens 100K instead of its simulated twin.
+BENCH_REPEATS ?= 3
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_book.py
+	$(BIN)/python benchmarks/bench_training.py --repeats $(BENCH_REPEATS)
+	$(BIN)/python benchmarks/bench_mf_peer.py --repeats $(BENCH_REPEATS) $(if $(MOVIELENS),--movielens $(MOVIELENS))
+	$(BIN)/python benchmarks/bench_simulate.py --repeats $(BENCH_REPEATS)
+	$(BIN)/python benchmarks/bench_dowhy.py --repeats $(BENCH_REPEATS) --refute
+	-$(BIN)/python benchmarks/bench_serving.py --repeats $(BENCH_REPEATS)
+	$(BIN)/python benchmarks/summarize.py
 
 clean:
 	rm -rf book/_build .pytest_cache
