@@ -53,6 +53,11 @@ The conventions, the same for every ranking metric:
 recommended at least once) and :func:`mean_popularity` (how popular the
 recommended items are), both optionally on each user's top ``k``.
 
+**Fairness and diversity** (chapter 12): :func:`position_weight`,
+:func:`exposure_by_group` and :func:`exposure_gap` (position-weighted exposure
+per item group against a reference share), :func:`ranking_metrics_by_group`
+(accuracy per user group or item group) and :func:`intra_list_diversity`.
+
 Use them as ``cr.metrics.ndcg_at_k(...)`` after ``import causalrec as cr``.
 """
 
@@ -93,6 +98,11 @@ __all__ = [
     "evaluate_ranking",
     "catalogue_coverage",
     "mean_popularity",
+    "position_weight",
+    "exposure_by_group",
+    "exposure_gap",
+    "ranking_metrics_by_group",
+    "intra_list_diversity",
 ]
 
 RANKING_METRICS = ("precision_at_k", "recall_at_k", "f1_at_k", "ndcg_at_k", "map_at_k",
@@ -1065,3 +1075,315 @@ def mean_popularity(recommendations, item_popularity, *, k: int | None = None) -
                          f"row(s), e.g. item(s) {examples}")
     per_user = values.groupby(rows[schema.USER].to_numpy()).mean()
     return float(per_user.mean())
+
+
+# --------------------------------------------------------------------------------------
+# Fairness and diversity
+# --------------------------------------------------------------------------------------
+
+
+def position_weight(rank) -> np.ndarray:
+    r"""Exposure of a list slot: :math:`1 / \log_2(\mathrm{rank} + 1)`, NDCG's discount.
+
+    The first slot is worth 1, the second 0.63, the tenth 0.29: people look at
+    the top of a list more, so an item shown there gets more *exposure*.
+
+    Parameters
+    ----------
+    rank : int or array-like of int
+        1-based list positions.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Same shape as ``rank``.
+
+    Examples
+    --------
+    >>> position_weight([1, 2, 3]).round(3)
+    array([1.   , 0.631, 0.5  ])
+    """
+    arr = np.asarray(rank)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"rank must hold integer positions, got dtype {arr.dtype}")
+    if arr.size and (not np.isfinite(arr).all() or (arr < 1).any() or (arr != np.round(arr)).any()):
+        raise ValueError("rank must hold integer positions >= 1 (1 is the top of the list)")
+    return 1.0 / np.log2(arr.astype(float) + 1.0)
+
+
+def _ranked_rows(recommendations, k) -> tuple[pd.DataFrame, np.ndarray]:
+    """Validated recommendations (each user's top ``k`` if given) and each row's 1-based position."""
+    order = _check_recommendations(recommendations)
+    users, _ = pd.factorize(recommendations[schema.USER], sort=True)
+    items, _ = pd.factorize(recommendations[schema.ITEM], sort=True)
+    key = recommendations[order].to_numpy(dtype=float)
+    rows, position = _list_order(users, items, key, ascending=order == schema.RANK)
+    if k is not None:
+        k = check_positive_int(k, "k")
+        rows, position = rows[position <= k], position[position <= k]
+    return recommendations.iloc[rows], position
+
+
+def _group_series(groups, name: str, what: str) -> pd.Series:
+    if not isinstance(groups, pd.Series):
+        raise TypeError(f"{name} must be a pandas Series mapping each {what} id to its group, "
+                        f"got {type(groups).__name__}")
+    if groups.empty:
+        raise ValueError(f"{name} is empty: it needs a group for every {what}")
+    if not groups.index.is_unique:
+        dup = _plain(groups.index[groups.index.duplicated()][0])
+        raise ValueError(f"{name} gives more than one group for {what} {dup!r}")
+    if groups.isna().any():
+        raise ValueError(f"{name} holds {int(groups.isna().sum())} missing group label(s) (NaN)")
+    return groups
+
+
+def _lookup_groups(ids: pd.Series, groups: pd.Series, name: str, what: str) -> np.ndarray:
+    labels = ids.map(groups)
+    missing = labels.isna().to_numpy()
+    if missing.any():
+        examples = [_plain(v) for v in pd.unique(ids[missing])[:3]]
+        raise ValueError(f"{name} has no group for {int(missing.sum())} row(s), e.g. {what}(s) {examples}")
+    return labels.to_numpy()
+
+
+def exposure_by_group(recommendations, item_groups, *, k: int | None = None,
+                      reference=None) -> pd.DataFrame:
+    r"""Position-weighted exposure of each item group, against its share of the catalogue.
+
+    Every recommended row gives its item the exposure
+    :math:`w = 1 / \log_2(\mathrm{rank} + 1)` (:func:`position_weight`); a
+    group's **exposure share** is its total exposure over everybody's lists
+    divided by the total of all groups,
+
+    .. math::  E_g = \frac{\sum_{u} \sum_{i \in L_u \cap g} w_{u,i}}{\sum_u \sum_{i \in L_u} w_{u,i}}.
+
+    It is compared with a reference share: by default the group's share of
+    the catalogue (equal exposure per item), or a ``reference`` such as the
+    group's share of true relevance ("exposure proportional to merit",
+    Singh and Joachims, 2018).
+
+    Parameters
+    ----------
+    recommendations : DataFrame
+        Columns ``user_id``, ``item_id`` and ``score`` or ``rank``.
+    item_groups : Series
+        Group label of every catalogue item, indexed by item id (e.g.
+        ``"popular"`` / ``"long tail"``). Every recommended item needs one.
+    k : int, optional
+        Count only each user's top ``k``.
+    reference : Series, optional
+        Non-negative weight per group (indexed by group label), normalised to
+        shares; replaces the catalogue shares as ``reference_share``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by group (sorted), columns ``exposure`` (total weight),
+        ``exposure_share``, ``n_items`` (in the catalogue), ``item_share`` and
+        ``reference_share``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 12],
+    ...                      "rank": [1, 2, 1, 2]})
+    >>> groups = pd.Series({10: "popular", 11: "tail", 12: "tail", 13: "tail"})
+    >>> exposure_by_group(recs, groups)[["exposure_share", "item_share"]].round(3)
+             exposure_share  item_share
+    group
+    popular           0.613        0.25
+    tail              0.387        0.75
+    """
+    groups = _group_series(item_groups, "item_groups", "item")
+    rows, position = _ranked_rows(recommendations, k)
+    labels = _lookup_groups(rows[schema.ITEM], groups, "item_groups", "item")
+    exposure = pd.Series(position_weight(position), index=labels).groupby(level=0).sum()
+    counts = groups.value_counts()
+    table = pd.DataFrame({"exposure": exposure, "n_items": counts}).fillna({"exposure": 0.0})
+    table = table.sort_index()
+    table["exposure_share"] = table["exposure"] / table["exposure"].sum()
+    table["item_share"] = table["n_items"] / table["n_items"].sum()
+    if reference is None:
+        table["reference_share"] = table["item_share"]
+    else:
+        if not isinstance(reference, pd.Series):
+            raise TypeError(f"reference must be a Series of weights indexed by group, got {type(reference).__name__}")
+        ref = reference.astype(float)
+        unknown = [_plain(g) for g in ref.index if g not in table.index]
+        missing = [_plain(g) for g in table.index if g not in ref.index]
+        if unknown or missing:
+            raise ValueError(f"reference must give one weight per group of item_groups {list(table.index)}; "
+                             f"missing {missing}, unknown {unknown}")
+        if not np.isfinite(ref).all() or (ref < 0).any() or ref.sum() <= 0:
+            raise ValueError("reference weights must be finite, non-negative and not all zero")
+        table["reference_share"] = ref.reindex(table.index) / ref.sum()
+    table.index.name = "group"
+    return table[["exposure", "exposure_share", "n_items", "item_share", "reference_share"]]
+
+
+def exposure_gap(recommendations, item_groups, *, k: int | None = None, reference=None) -> float:
+    r"""How far the exposure shares of item groups are from their reference shares.
+
+    The total variation distance between the two distributions over groups,
+
+    .. math::  \mathrm{gap} = \tfrac12 \sum_g \lvert E_g - R_g \rvert,
+
+    0 when every group gets exactly its reference share, at most 1. With two
+    groups it is the amount by which one group is over-exposed (and the other
+    under-exposed). Shares as in :func:`exposure_by_group`.
+
+    Parameters
+    ----------
+    recommendations : DataFrame
+        Columns ``user_id``, ``item_id`` and ``score`` or ``rank``.
+    item_groups : Series
+        Group label of every catalogue item, indexed by item id.
+    k : int, optional
+        Count only each user's top ``k``.
+    reference : Series, optional
+        Weight per group (default: the groups' shares of the catalogue).
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 12],
+    ...                      "rank": [1, 2, 1, 2]})
+    >>> groups = pd.Series({10: "popular", 11: "tail", 12: "tail", 13: "tail"})
+    >>> round(exposure_gap(recs, groups), 3)
+    0.363
+    """
+    table = exposure_by_group(recommendations, item_groups, k=k, reference=reference)
+    return float(0.5 * (table["exposure_share"] - table["reference_share"]).abs().sum())
+
+
+def ranking_metrics_by_group(recommendations, relevant, groups, *, by: str = "user", k: int = 10,
+                             relevance_col: str | None = None) -> pd.DataFrame:
+    """Ranking metrics per user group or per item group.
+
+    ``by="user"``: the per-user metrics of :func:`ranking_metrics_by_user`
+    averaged within each user group (does the recommender serve group 1 as
+    well as group 0?). ``by="item"``: for each item group, the metrics
+    computed with only that group's items as relevant (how well the lists
+    find the relevant long-tail items, and how well the popular ones); each
+    user counts when they have a relevant item of that group.
+
+    Parameters
+    ----------
+    recommendations : DataFrame
+        Columns ``user_id``, ``item_id`` and ``score`` or ``rank``.
+    relevant : DataFrame
+        Columns ``user_id``, ``item_id`` and, optionally, ``relevance_col``.
+    groups : Series
+        Group label per user id (``by="user"``) or per item id (``by="item"``).
+    by : {"user", "item"}
+    k : int, default 10
+    relevance_col : str, optional
+        Graded relevance column of ``relevant``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by group (sorted), columns ``n_users`` and the six metrics
+        ``precision_at_k`` ... ``hit_rate_at_k``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11],
+    ...                      "score": [0.9, 0.2, 0.3, 0.6]})
+    >>> rel = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]})
+    >>> table = ranking_metrics_by_group(recs, rel, pd.Series({1: "a", 2: "b"}), k=2)
+    >>> table["ndcg_at_k"].round(3).to_dict()
+    {'a': 1.0, 'b': 0.631}
+    """
+    if by not in ("user", "item"):
+        raise ValueError(f"by must be 'user' or 'item', got {by!r}")
+    what = by
+    groups = _group_series(groups, "groups", what)
+    if by == "user":
+        per_user = ranking_metrics_by_user(recommendations, relevant, k, relevance_col=relevance_col)
+        labels = _lookup_groups(per_user.index.to_series(), groups, "groups", "user")
+        table = per_user[list(RANKING_METRICS)].groupby(labels).mean()
+        table.insert(0, "n_users", per_user.groupby(labels).size())
+    else:
+        check_dataframe(relevant, "relevant", (schema.USER, schema.ITEM))
+        labels = _lookup_groups(relevant[schema.ITEM], groups, "groups", "item")
+        parts = {}
+        for label in pd.unique(labels):
+            per_user = ranking_metrics_by_user(recommendations, relevant.loc[labels == label], k,
+                                               relevance_col=relevance_col)
+            parts[label] = {"n_users": len(per_user), **per_user[list(RANKING_METRICS)].mean().to_dict()}
+        table = pd.DataFrame(parts).T.sort_index()
+        table["n_users"] = table["n_users"].astype(np.int64)
+    table.index.name = "group"
+    return table
+
+
+def intra_list_diversity(recommendations, item_vectors, *, k: int | None = None) -> float:
+    r"""Mean pairwise cosine distance between the items of each list, averaged over users.
+
+    .. math::
+
+        \mathrm{ILD} = \frac{1}{|U|} \sum_u \frac{2}{|L_u| (|L_u| - 1)}
+        \sum_{i < j \in L_u} \bigl(1 - \cos(x_i, x_j)\bigr)
+
+    (Ziegler et al., 2005). 0 when every list holds near-copies of one item;
+    higher when lists mix different kinds of items. Users with a one-item
+    list are left out (a single item has no pair).
+
+    Parameters
+    ----------
+    recommendations : DataFrame
+        Columns ``user_id``, ``item_id`` and ``score`` or ``rank``.
+    item_vectors : array-like, shape (n_items, n_features)
+        Row ``i`` describes item ``i`` (embeddings, TF-IDF, pixels, category
+        one-hot). An all-zero row counts as unlike everything (distance 1).
+    k : int, optional
+        Use only each user's top ``k``.
+
+    Returns
+    -------
+    float
+        In [0, 2] (in [0, 1] for non-negative vectors).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [0, 1, 0, 2], "rank": [1, 2, 1, 2]})
+    >>> round(intra_list_diversity(recs, vectors), 3)      # user 1: twins (0), user 2: unlike (1)
+    0.5
+    """
+    rows, position = _ranked_rows(recommendations, k)
+    vectors = np.asarray(item_vectors)
+    if vectors.ndim != 2 or vectors.shape[0] == 0:
+        raise ValueError(f"item_vectors must be 2-D (n_items, n_features), got shape {vectors.shape}")
+    if not np.issubdtype(vectors.dtype, np.number):
+        raise ValueError(f"item_vectors must be numeric, got dtype {vectors.dtype}")
+    vectors = vectors.astype(float)
+    if not np.isfinite(vectors).all():
+        raise ValueError("item_vectors holds NaN or infinite values")
+    items = rows[schema.ITEM].to_numpy()
+    if not np.issubdtype(items.dtype, np.integer) or items.min() < 0 or items.max() >= len(vectors):
+        raise ValueError(f"recommended item ids must be integers in [0, {len(vectors)}) to index "
+                         f"item_vectors; found range [{_plain(items.min())}, {_plain(items.max())}]")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    users, _ = pd.factorize(rows[schema.USER])
+    n_users, width = users.max() + 1, int(position.max())
+    padded = np.zeros((n_users, width, unit.shape[1]))
+    padded[users, position - 1] = unit[items]
+    length = np.bincount(users, minlength=n_users)
+    gram = np.einsum("uif,ujf->uij", padded, padded)             # zero rows where a list is shorter
+    pair_sum = (gram.sum(axis=(1, 2)) - np.einsum("uii->u", gram)) / 2.0
+    n_pairs = length * (length - 1) / 2.0
+    keep = n_pairs > 0
+    if not keep.any():
+        raise ValueError("every list has a single item: intra-list diversity needs lists of two or more")
+    return float(np.mean(1.0 - pair_sum[keep] / n_pairs[keep]))

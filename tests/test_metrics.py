@@ -655,3 +655,130 @@ def test_ten_thousand_users_agree_with_sklearn():
     result = evaluate_ranking(recs, rel, k=10, relevance_col=schema.RATING)
     assert result["n_users"] == 10_000
     assert result["ndcg_at_k"] == pytest.approx(ndcg_score(relevance, scores, k=10))
+
+
+# =========================================================================== fairness and diversity
+from causalrec.metrics import (exposure_by_group, exposure_gap, intra_list_diversity,  # noqa: E402
+                               position_weight, ranking_metrics_by_group)
+
+
+def test_position_weight_is_the_ndcg_discount():
+    np.testing.assert_allclose(position_weight([1, 2, 3, 10]), [1.0, 1 / math.log2(3), 0.5, 1 / math.log2(11)])
+    with pytest.raises(ValueError, match=">= 1"):
+        position_weight([0, 1])
+    with pytest.raises(ValueError, match=">= 1"):
+        position_weight([1.5])
+    with pytest.raises(ValueError, match="dtype"):
+        position_weight(["a"])
+
+
+@pytest.fixture
+def exposure_case():
+    # user 1 sees 10 then 11, user 2 sees 10 then 12 (by score, not by row order)
+    recs = pd.DataFrame({schema.USER: [1, 2, 1, 2], schema.ITEM: [11, 12, 10, 10],
+                         schema.SCORE: [0.2, 0.1, 0.9, 0.8]})
+    groups = pd.Series({10: "popular", 11: "tail", 12: "tail", 13: "tail"})
+    return recs, groups
+
+
+def test_exposure_by_group_hand_computed(exposure_case):
+    recs, groups = exposure_case
+    table = exposure_by_group(recs, groups)
+    w2 = 1 / math.log2(3)
+    assert table.loc["popular", "exposure"] == pytest.approx(2.0)
+    assert table.loc["tail", "exposure"] == pytest.approx(2 * w2)
+    assert table.loc["popular", "exposure_share"] == pytest.approx(1 / (1 + w2))
+    assert table["exposure_share"].sum() == pytest.approx(1.0)
+    assert table.loc["tail", "item_share"] == pytest.approx(0.75)
+    assert table["n_items"].tolist() == [1, 3]
+    top1 = exposure_by_group(recs, groups, k=1)                         # only item 10 is left
+    assert top1.loc["popular", "exposure_share"] == 1.0 and top1.loc["tail", "exposure"] == 0.0
+    merit = exposure_by_group(recs, groups, reference=pd.Series({"popular": 1.0, "tail": 3.0}))
+    np.testing.assert_allclose(merit["reference_share"], [0.25, 0.75])
+
+
+def test_exposure_gap_is_the_total_variation_distance(exposure_case):
+    recs, groups = exposure_case
+    share = 1 / (1 + 1 / math.log2(3))
+    assert exposure_gap(recs, groups) == pytest.approx(share - 0.25)
+    assert exposure_gap(recs, groups, reference=pd.Series({"popular": share, "tail": 1 - share})) == pytest.approx(0.0)
+    assert exposure_gap(recs, groups, k=1) == pytest.approx(0.75)
+    three = pd.Series({10: "a", 11: "b", 12: "c", 13: "c"})
+    table = exposure_by_group(recs, three)
+    assert exposure_gap(recs, three) == pytest.approx(
+        0.5 * (table["exposure_share"] - table["item_share"]).abs().sum())
+    assert 0.0 <= exposure_gap(recs, three) <= 1.0
+
+
+def test_exposure_functions_reject_bad_input(exposure_case):
+    recs, groups = exposure_case
+    with pytest.raises(ValueError, match="no group for 1 row"):
+        exposure_by_group(recs, groups.drop(12))
+    with pytest.raises(TypeError, match="pandas Series"):
+        exposure_by_group(recs, groups.to_dict())
+    with pytest.raises(ValueError, match="more than one group"):
+        exposure_by_group(recs, pd.concat([groups, pd.Series({10: "tail"})]))
+    with pytest.raises(ValueError, match="missing \\['tail'\\]"):
+        exposure_gap(recs, groups, reference=pd.Series({"popular": 1.0}))
+    with pytest.raises(ValueError, match="non-negative"):
+        exposure_gap(recs, groups, reference=pd.Series({"popular": -1.0, "tail": 1.0}))
+    with pytest.raises(ValueError, match="'score' or a 'rank'"):
+        exposure_gap(recs.drop(columns=schema.SCORE), groups)
+
+
+def test_ranking_metrics_by_user_group_are_group_means_of_the_per_user_metrics():
+    rng = np.random.default_rng(4)
+    users, items = np.meshgrid(np.arange(12), np.arange(8), indexing="ij")
+    recs = pd.DataFrame({schema.USER: users.ravel(), schema.ITEM: items.ravel(),
+                         schema.SCORE: rng.random(users.size)})
+    relevant = recs.sample(30, random_state=1)[[schema.USER, schema.ITEM]]
+    groups = pd.Series(np.arange(12) % 3, index=np.arange(12))
+    table = ranking_metrics_by_group(recs, relevant, groups, k=4)
+    per_user = ranking_metrics_by_user(recs, relevant, k=4)
+    expected = per_user.groupby(groups.loc[per_user.index].to_numpy())["ndcg_at_k"].mean()
+    np.testing.assert_allclose(table["ndcg_at_k"], expected)
+    assert table["n_users"].sum() == len(per_user)
+
+
+def test_ranking_metrics_by_item_group_only_count_that_groups_items():
+    recs = pd.DataFrame({schema.USER: [1, 1, 1], schema.ITEM: [10, 11, 12], schema.RANK: [1, 2, 3]})
+    relevant = pd.DataFrame({schema.USER: [1, 1], schema.ITEM: [10, 12]})
+    groups = pd.Series({10: "popular", 11: "tail", 12: "tail"})
+    table = ranking_metrics_by_group(recs, relevant, groups, by="item", k=3)
+    assert table.loc["popular", "ndcg_at_k"] == pytest.approx(1.0)          # its relevant item is first
+    assert table.loc["tail", "ndcg_at_k"] == pytest.approx(0.5)             # 1/log2(4): third instead of first
+    assert table.loc["tail", "recall_at_k"] == 1.0 and table["n_users"].tolist() == [1, 1]
+    with pytest.raises(ValueError, match="by must be"):
+        ranking_metrics_by_group(recs, relevant, groups, by="items")
+    with pytest.raises(ValueError, match="no group"):
+        ranking_metrics_by_group(recs, relevant, groups.drop(12), by="item")
+    with pytest.raises(ValueError, match="no group"):
+        ranking_metrics_by_group(recs, relevant, pd.Series({2: "a"}), by="user")
+
+
+def test_intra_list_diversity_hand_computed():
+    vectors = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0], [1.0, 1.0]])
+    twins = pd.DataFrame({schema.USER: [0, 0], schema.ITEM: [0, 1], schema.RANK: [1, 2]})
+    assert intra_list_diversity(twins, vectors) == pytest.approx(0.0)
+    three = pd.DataFrame({schema.USER: [0, 0, 0], schema.ITEM: [0, 2, 3], schema.RANK: [1, 2, 3]})
+    c = 1 / math.sqrt(2)
+    assert intra_list_diversity(three, vectors) == pytest.approx(((1 - 0) + (1 - c) + (1 - c)) / 3)
+    assert intra_list_diversity(three, vectors, k=2) == pytest.approx(1.0)
+    both = pd.concat([twins.assign(user_id=5), three])
+    assert intra_list_diversity(both, vectors) == pytest.approx(((1 - 0) + 2 * (1 - c)) / 3 / 2)
+    single = pd.DataFrame({schema.USER: [7], schema.ITEM: [2], schema.RANK: [1]})
+    assert intra_list_diversity(pd.concat([three, single]), vectors) == pytest.approx(
+        intra_list_diversity(three, vectors))                              # one-item lists have no pairs
+
+
+def test_intra_list_diversity_rejects_bad_input():
+    vectors = np.eye(3)
+    recs = pd.DataFrame({schema.USER: [0, 0], schema.ITEM: [0, 5], schema.RANK: [1, 2]})
+    with pytest.raises(ValueError, match="item ids must be integers in \\[0, 3\\)"):
+        intra_list_diversity(recs, vectors)
+    with pytest.raises(ValueError, match="two or more"):
+        intra_list_diversity(recs.head(1), vectors)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        intra_list_diversity(recs.assign(item_id=[0, 1]), np.full((3, 2), np.nan))
+    with pytest.raises(ValueError, match="2-D"):
+        intra_list_diversity(recs.assign(item_id=[0, 1]), np.ones(3))

@@ -333,3 +333,309 @@ def test_recommendations_on_the_default_world_are_full_and_unseen(world):
     assert len(recs) == 10 * world.n_users
     clicked = world.interactions.loc[world.interactions[schema.CLICKED] == 1, [schema.USER, schema.ITEM]]
     assert len(recs.merge(clicked, on=[schema.USER, schema.ITEM])) == 0
+
+
+# =========================================================================== cold start
+from causalrec.metrics import exposure_by_group, intra_list_diversity, ndcg_at_k  # noqa: E402
+from causalrec.recommend import (ColdStartSplit, TopK, cold_start_split, fill_item_embeddings,  # noqa: E402
+                                 first_interactions, fold_in_users, rerank_exposure, rerank_mmr,
+                                 topk_frame)
+
+
+def _grid_log(n_users=20, n_items=10):
+    users, items = np.meshgrid(np.arange(n_users), np.arange(n_items), indexing="ij")
+    return pd.DataFrame({schema.USER: users.ravel(), schema.ITEM: items.ravel(),
+                         schema.DAY: np.tile(np.arange(n_items)[::-1], n_users)})
+
+
+def test_cold_start_split_partitions_the_rows_and_keeps_cold_ids_out_of_training():
+    log = _grid_log()
+    split = cold_start_split(log, cold_user_share=0.25, cold_item_share=0.2, random_state=3)
+    assert isinstance(split, ColdStartSplit)
+    assert len(split.cold_users) == 5 and len(split.cold_items) == 2
+    parts = pd.concat(split[:4])
+    assert sorted(parts.index) == list(log.index)                      # every row exactly once
+    assert not split.train[schema.USER].isin(split.cold_users).any()
+    assert not split.train[schema.ITEM].isin(split.cold_items).any()
+    assert split.cold_user_rows[schema.USER].isin(split.cold_users).all()
+    assert not split.cold_user_rows[schema.ITEM].isin(split.cold_items).any()
+    assert split.cold_item_rows[schema.ITEM].isin(split.cold_items).all()
+    assert len(split.cold_both_rows) == 5 * 2
+    assert len(split.train) == 15 * 8
+
+
+def test_cold_start_split_is_seeded():
+    log = _grid_log()
+    a = cold_start_split(log, random_state=1, cold_user_share=0.3)
+    b = cold_start_split(log, random_state=1, cold_user_share=0.3)
+    c = cold_start_split(log, random_state=2, cold_user_share=0.3)
+    np.testing.assert_array_equal(a.cold_users, b.cold_users)
+    assert not np.array_equal(a.cold_users, c.cold_users)
+    none = cold_start_split(log, cold_user_share=0, cold_item_share=0)
+    assert len(none.train) == len(log) and none.cold_users.size == 0
+
+
+def test_cold_start_split_rejects_bad_shares():
+    log = _grid_log()
+    with pytest.raises(ValueError, match="cold_user_share"):
+        cold_start_split(log, cold_user_share=1.0)
+    with pytest.raises(ValueError, match="cold_item_share"):
+        cold_start_split(log, cold_item_share=-0.1)
+    with pytest.raises(ValueError, match="nothing to train"):
+        cold_start_split(log.head(2), cold_item_share=0.9)
+    with pytest.raises(ValueError, match="missing required column"):
+        cold_start_split(log.drop(columns=schema.ITEM))
+
+
+def test_first_interactions_takes_the_earliest_rows_of_each_user():
+    log = _grid_log(n_users=3, n_items=5)                  # day runs backwards: item 4 comes first
+    first, rest = first_interactions(log, 2)
+    assert len(first) == 6 and len(rest) == 9
+    assert sorted(first.loc[first[schema.USER] == 1, schema.ITEM]) == [3, 4]
+    first0, rest0 = first_interactions(log, 0)
+    assert first0.empty and len(rest0) == len(log)
+    everything, nothing = first_interactions(log, 50)
+    assert len(everything) == len(log) and nothing.empty
+    tied = pd.DataFrame({schema.USER: [0, 0, 0], schema.ITEM: [7, 8, 9], schema.DAY: [1, 1, 0]})
+    assert first_interactions(tied, 2)[0][schema.ITEM].tolist() == [7, 9]     # ties keep frame order
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        first_interactions(log, -1)
+    with pytest.raises(ValueError, match="missing required column"):
+        first_interactions(log, 1, order_by="time")
+
+
+@pytest.fixture(scope="module")
+def small_mf():
+    from causalrec.training import Recommender
+
+    # users 0-9 click even items, users 10-19 click odd items; item 8 and 9 never appear
+    rows = [(u, i, int((i % 2) == (u >= 10))) for u in range(20) for i in range(8)]
+    log = pd.DataFrame(rows, columns=[schema.USER, schema.ITEM, schema.CLICKED])
+    catalogue = pd.DataFrame({schema.ITEM: np.arange(10)})
+    return Recommender("mf", dim=4, epochs=60, lr=0.05, batch_size=64, validation_fraction=0,
+                       verbose=False, random_state=0).fit(log, target=schema.CLICKED, items=catalogue)
+
+
+def test_fill_item_embeddings_leaves_nothing_to_tell_cold_items_apart(small_mf):
+    before = small_mf.score_items(np.arange(20))
+    filled = fill_item_embeddings(small_mf, [8, 9])
+    after = filled.score_items(np.arange(20))
+    np.testing.assert_allclose(after[:, 8], after[:, 9])                  # ID-only: a tie
+    assert not np.allclose(before[:, 8], before[:, 9])
+    np.testing.assert_allclose(after[:, :8], before[:, :8])               # warm items unchanged
+    np.testing.assert_allclose(small_mf.score_items(np.arange(20)), before)   # the original too
+    zero = fill_item_embeddings(small_mf, [8, 9], fill="zero")
+    assert float(zero.model_.item_bias.detach()[8]) == 0.0
+    assert float(zero.model_.item_embedding.weight.detach()[9].abs().sum()) == 0.0
+    mean_bias = float(small_mf.model_.item_bias.detach()[:8].mean())
+    assert float(filled.model_.item_bias.detach()[9]) == pytest.approx(mean_bias, abs=1e-6)
+
+
+def test_fill_item_embeddings_rejects_bad_input(small_mf):
+    with pytest.raises(ValueError, match="outside the catalogue"):
+        fill_item_embeddings(small_mf, [10])
+    with pytest.raises(ValueError, match="fill must be"):
+        fill_item_embeddings(small_mf, [8], fill="median")
+    with pytest.raises(TypeError, match="fitted"):
+        fill_item_embeddings(PopularityRecommender(), [8])
+
+
+def test_fold_in_learns_a_new_users_taste_and_touches_no_one_else(small_mf):
+    new = pd.DataFrame({schema.USER: [20, 20, 20, 20], schema.ITEM: [1, 3, 0, 2], schema.CLICKED: [1, 1, 0, 0]})
+    folded = fold_in_users(small_mf, new, steps=200)
+    assert folded.n_users_ == 21 and small_mf.n_users_ == 20
+    scores = folded.score_items([20])[0]
+    assert scores[[5, 7]].min() > scores[[4, 6]].max()                  # odd items, never shown to the user
+    np.testing.assert_allclose(folded.score_items(np.arange(20)), small_mf.score_items(np.arange(20)), rtol=1e-6)
+    again = fold_in_users(small_mf, new, steps=200)
+    np.testing.assert_array_equal(again.score_items([20]), folded.score_items([20]))   # deterministic
+    with pytest.raises(ValueError, match="unknown user"):
+        small_mf.score_items([20])                                         # the original is unchanged
+
+
+def test_fold_in_refits_an_existing_row_from_scratch(small_mf):
+    # user 0 liked even items in training; folded in on odd clicks, it must flip
+    flip = pd.DataFrame({schema.USER: [0, 0, 0, 0], schema.ITEM: [1, 3, 0, 2], schema.CLICKED: [1, 1, 0, 0]})
+    scores = fold_in_users(small_mf, flip, steps=200).score_items([0])[0]
+    assert scores[[5, 7]].min() > scores[[4, 6]].max()
+    assert small_mf.score_items([0])[0][[4, 6]].min() > small_mf.score_items([0])[0][[5, 7]].max()
+
+
+def test_fold_in_rejects_bad_input(small_mf):
+    new = pd.DataFrame({schema.USER: [20], schema.ITEM: [1], schema.CLICKED: [1]})
+    with pytest.raises(ValueError, match="outside the model's catalogue"):
+        fold_in_users(small_mf, new.assign(item_id=12))
+    with pytest.raises(ValueError, match="must be 0/1"):
+        fold_in_users(small_mf, new.assign(clicked=2))
+    with pytest.raises(ValueError, match="lr must"):
+        fold_in_users(small_mf, new, lr=-1)
+    with pytest.raises(ValueError, match="l2 must"):
+        fold_in_users(small_mf, new, l2=float("nan"))
+    with pytest.raises(ValueError, match="missing required column"):
+        fold_in_users(small_mf, new, target=schema.PURCHASED)
+    bpr = clone(small_mf).set_params(loss="bpr")
+    bpr.model_, bpr.n_items_ = small_mf.model_, small_mf.n_items_
+    with pytest.raises(ValueError, match="loss='bce' or 'mse'"):
+        fold_in_users(bpr, new)
+
+
+# =========================================================================== re-ranking
+def test_topk_frame_matches_recommend_and_rejects_bad_input():
+    scores = np.array([[0.1, 0.9, 0.5], [0.3, 0.2, 0.8]])
+    frame = topk_frame(top_k(scores, 2), [4, 9])
+    expected = recommend(lambda u: scores[[0 if x == 4 else 1 for x in u]], [4, 9], n_items=3, k=2)
+    pd.testing.assert_frame_equal(frame, expected)
+    with pytest.raises(ValueError, match="2 rows"):
+        topk_frame(top_k(scores, 2), [4])
+    with pytest.raises(TypeError, match="TopK"):
+        topk_frame(scores, [4, 9])
+
+
+@pytest.fixture(scope="module")
+def rerank_case():
+    rng = np.random.default_rng(12)
+    vectors = rng.normal(size=(40, 3)) + np.repeat(np.eye(3) * 3, [20, 10, 10], axis=0)  # 3 clusters
+    scores = rng.normal(size=(30, 40)) + np.repeat([1.5, 0.0, -1.0], [20, 10, 10])      # cluster 0 scores high
+    return scores, vectors
+
+
+def test_mmr_with_lambda_one_is_the_plain_top_k(rerank_case):
+    scores, vectors = rerank_case
+    ties = np.round(scores, 0)                                            # many ties too
+    for s in (scores, ties):
+        expected = top_k(s, 8)
+        result = rerank_mmr(s, vectors, 8, lambda_=1.0)
+        np.testing.assert_array_equal(result.indices, expected.indices)
+        np.testing.assert_array_equal(result.scores, expected.scores)
+
+
+def test_mmr_diversity_grows_as_lambda_falls(rerank_case):
+    scores, vectors = rerank_case
+    users = np.arange(len(scores))
+    ild = [intra_list_diversity(topk_frame(rerank_mmr(scores, vectors, 8, lambda_=lam), users), vectors)
+           for lam in (1.0, 0.8, 0.6, 0.4, 0.2)]
+    assert all(b >= a - 1e-9 for a, b in zip(ild, ild[1:])), ild
+    assert ild[-1] > ild[0] + 0.3
+    # and the relevance given up grows too
+    kept = [rerank_mmr(scores, vectors, 8, lambda_=lam).scores.mean() for lam in (1.0, 0.6, 0.2)]
+    assert kept[0] > kept[1] > kept[2]
+
+
+def test_mmr_respects_exclusions_candidates_and_short_rows(rerank_case):
+    scores, vectors = rerank_case
+    mask = np.zeros_like(scores, dtype=bool)
+    mask[:, :35] = True                                                   # only 5 items left
+    result = rerank_mmr(scores, vectors, 8, lambda_=0.5, exclude=mask)
+    assert (result.indices[:, :5] >= 35).all() and (result.indices[:, 5:] == -1).all()
+    assert np.isneginf(result.scores[:, 5:]).all()
+    pool = top_k(scores, 10).indices
+    narrow = rerank_mmr(scores, vectors, 8, lambda_=0.3, n_candidates=10)
+    assert all(set(row) <= set(p) for row, p in zip(narrow.indices, pool))
+
+
+def test_mmr_rejects_bad_input(rerank_case):
+    scores, vectors = rerank_case
+    with pytest.raises(ValueError, match="lambda_"):
+        rerank_mmr(scores, vectors, 5, lambda_=1.5)
+    with pytest.raises(ValueError, match="item_vectors must have shape"):
+        rerank_mmr(scores, vectors[:10], 5)
+    with pytest.raises(ValueError, match="n_candidates"):
+        rerank_mmr(scores, vectors, 5, n_candidates=3)
+    with pytest.raises(ValueError, match="larger than the number of items"):
+        rerank_mmr(scores, vectors, 41)
+    with pytest.raises(ValueError, match="NaN"):
+        rerank_mmr(np.where(scores > 2, np.nan, scores), vectors, 5)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        rerank_mmr(scores, np.where(vectors > 3, np.inf, vectors), 5)
+
+
+def _list_shares(result, protected):
+    frame = topk_frame(result, np.arange(len(result.indices)))
+    groups = pd.Series(np.where(protected, "tail", "head"))
+    return pd.Series({u: exposure_by_group(rows, groups)["exposure_share"].get("tail", 0.0)
+                      for u, rows in frame.groupby(schema.USER)})
+
+
+def test_exposure_reranker_reaches_its_target_in_every_list(rerank_case):
+    scores, _ = rerank_case
+    protected = np.arange(40) >= 20                                       # the low-scored clusters
+    plain = top_k(scores, 10)
+    np.testing.assert_array_equal(rerank_exposure(scores, protected, 10, min_share=0.0).indices, plain.indices)
+    before = _list_shares(plain, protected).mean()
+    assert before < 0.2
+    for share in (0.25, 0.5, 0.8, 1.0):
+        result = rerank_exposure(scores, protected, 10, min_share=share)
+        assert (_list_shares(result, protected) >= share - 1e-9).all(), share
+        assert (np.sort(result.indices, axis=1)[:, 1:] != np.sort(result.indices, axis=1)[:, :-1]).all()
+    # a higher target never buys back relevance
+    kept = [rerank_exposure(scores, protected, 10, min_share=s).scores.sum() for s in (0.0, 0.3, 0.6, 0.9)]
+    assert all(a >= b for a, b in zip(kept, kept[1:]))
+
+
+def test_exposure_reranker_places_protected_items_as_low_as_the_target_allows():
+    scores = np.array([[0.9, 0.8, 0.7, 0.6, 0.2, 0.1]])
+    tail = np.array([False, False, False, False, True, True])
+    w = 1 / np.log2(np.arange(2, 6))                                      # slots 1-4
+    # a tail item in slot 4 is worth 0.168 of the list's exposure, in slot 3 0.195
+    assert w[3] / w.sum() == pytest.approx(0.1681, abs=1e-4) and w[2] / w.sum() == pytest.approx(0.1952, abs=1e-4)
+    assert rerank_exposure(scores, tail, 4, min_share=0.16).indices.tolist() == [[0, 1, 2, 4]]
+    assert rerank_exposure(scores, tail, 4, min_share=0.18).indices.tolist() == [[0, 1, 4, 2]]
+    assert rerank_exposure(scores, tail, 4, min_share=0.2).indices.tolist() == [[0, 1, 4, 5]]
+    # too few tail items: the row gets all of them and is filled with the rest
+    assert rerank_exposure(scores, tail, 4, min_share=1.0).indices.tolist() == [[4, 5, 0, 1]]
+
+
+def test_exposure_reranker_rejects_bad_input(rerank_case):
+    scores, _ = rerank_case
+    tail = np.arange(40) >= 20
+    with pytest.raises(ValueError, match="min_share"):
+        rerank_exposure(scores, tail, 5, min_share=1.2)
+    with pytest.raises(TypeError, match="boolean"):
+        rerank_exposure(scores, tail.astype(int), 5, min_share=0.5)
+    with pytest.raises(ValueError, match="one entry per item"):
+        rerank_exposure(scores, tail[:10], 5, min_share=0.5)
+    with pytest.raises(TypeError, match="k must be an integer"):
+        rerank_exposure(scores, tail, 2.5, min_share=0.5)
+
+
+# =========================================================================== default world
+@pytest.fixture(scope="module")
+def cold_world(world):
+    from causalrec.training import Recommender
+
+    split = cold_start_split(world.interactions, cold_user_share=0.1, cold_item_share=0.1, random_state=0)
+    mf = Recommender("mf", epochs=10, batch_size=2048, lr=0.02, validation_fraction=0, verbose=False,
+                     random_state=0).fit(split.train, target=schema.CLICKED, items=world.items)
+    return split, mf
+
+
+def _truth_ndcg(world, model_scores, users, items):
+    U, I = np.repeat(users, len(items)), np.tile(items, len(users))
+    relevant = pd.DataFrame({schema.USER: U, schema.ITEM: I, "relevance": world.truth.relevance_for(U, I)})
+    recs = pd.DataFrame({schema.USER: U, schema.ITEM: I, schema.SCORE: model_scores(U, I)})
+    return ndcg_at_k(recs, relevant, k=10, relevance_col="relevance")
+
+
+def test_an_id_only_model_ranks_cold_items_at_chance(world, cold_world):
+    split, mf = cold_world
+    warm_users = np.setdiff1d(np.arange(world.n_users), split.cold_users)[:300]
+    rng = np.random.default_rng(0)
+    chance = _truth_ndcg(world, lambda u, i: rng.random(len(u)), warm_users, split.cold_items)
+    id_only = _truth_ndcg(world, mf.predict, warm_users, split.cold_items)
+    warm_items = np.setdiff1d(np.arange(world.n_items), split.cold_items)[:30]
+    on_warm = _truth_ndcg(world, mf.predict, warm_users, warm_items)
+    assert abs(id_only - chance) < 0.05
+    assert on_warm > chance + 0.15
+
+
+def test_fold_in_beats_popularity_for_cold_users_and_improves_with_more_rows(world, cold_world):
+    split, mf = cold_world
+    popularity = PopularityRecommender().fit(split.train, n_users=world.n_users, n_items=world.n_items)
+    shown = split.cold_user_rows[split.cold_user_rows[schema.EXPOSED] == 1]
+    warm_items = np.setdiff1d(np.arange(world.n_items), split.cold_items)
+    users = split.cold_users
+    base = _truth_ndcg(world, popularity.score_pairs, users, warm_items)
+    few = _truth_ndcg(world, fold_in_users(mf, first_interactions(shown, 2)[0]).predict, users, warm_items)
+    many = _truth_ndcg(world, fold_in_users(mf, first_interactions(shown, 15)[0]).predict, users, warm_items)
+    assert many > few + 0.02
+    assert many > base + 0.03
