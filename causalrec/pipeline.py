@@ -50,13 +50,22 @@ import pandas as pd
 from . import schema
 from ._validation import check_fraction, check_positive_int, check_random_state
 
-__all__ = ["PipelineConfig", "BranchDecision", "Features", "LoggedData", "PipelineReport", "Pipeline",
-           "has_causal_information", "strip_causal_information", "run_pipeline", "STEPS"]
+__all__ = ["PipelineConfig", "BranchDecision", "Features", "PipelineReport", "Pipeline",
+           "has_causal_information", "strip_causal_information", "run_pipeline",
+           "exposure_effect", "observation_propensity", "STEPS", "MODELS", "LOSSES", "TARGETS", "SPLITS", "DEBIAS", "LIKED"]
 
 MODELS = ("mf", "neumf", "multimodal")
 LOSSES = ("bce", "bpr", "softmax")
-TARGETS = (schema.CLICKED, schema.PURCHASED)
+#: Column derived from ratings by :meth:`Pipeline.load` when ``target="liked"``:
+#: 1 when ``rating >= relevant_rating``, 0 below, missing when there is no rating.
+LIKED = "liked"
+TARGETS = (schema.CLICKED, schema.PURCHASED, LIKED)
 SPLITS = ("random", "temporal")
+#: Training objectives: ``"naive"`` (every logged row counts once) or ``"ips"``
+#: (only rows whose outcome was observed, weighted by one over its propensity).
+DEBIAS = ("naive", "ips")
+#: Column of :attr:`Pipeline.log_` holding each row's observation propensity (``debias="ips"``).
+PROPENSITY = "observation_propensity"
 #: The steps of :meth:`Pipeline.run`, in order (keys of ``PipelineReport.timings``).
 STEPS = ("data", "preprocessing", "branch", "features", "training", "importance", "prediction",
          "top-k", "evaluation")
@@ -76,8 +85,10 @@ class PipelineConfig:
     model : {"mf", "neumf", "multimodal"}
         The network (see :class:`~causalrec.training.Recommender`).
     loss : {"bce", "bpr", "softmax"}
-    target : {"clicked", "purchased"}
-        The logged 0/1 outcome the model learns.
+    target : {"clicked", "purchased", "liked"}
+        The logged 0/1 outcome the model learns. ``"liked"`` is derived from
+        ratings (``rating >= relevant_rating``): the target for rating data
+        such as Coat or MovieLens, which log no clicks.
     epochs, batch_size, dim : int
     lr : float
         Adam's learning rate.
@@ -88,7 +99,20 @@ class PipelineConfig:
     test_size : float in (0, 1)
         Share of the log held out.
     relevant_rating : int
-        In a randomized slice, a rating at least this high counts as relevant.
+        In a randomized slice (and for ``target="liked"``), a rating at least
+        this high counts as relevant.
+    debias : {"naive", "ips"}
+        ``"naive"`` trains on every logged row alike. ``"ips"`` trains only on
+        the rows whose outcome was observed (exposed rows for clicks and
+        purchases, rated rows for ``"liked"``), each weighted by
+        ``1 / max(propensity, propensity_clip)``, so that what the logging
+        policy showed often does not dominate (Schnabel et al., 2016). The
+        loss is the weighted *mean* of each batch (self-normalised, the SNIPS
+        form). It needs known propensities: the simulator's truth, or
+        propensities shipped with the data (Coat).
+    propensity_clip : float in (0, 1]
+        Lower bound on the propensities for ``debias="ips"`` (weights at most
+        ``1 / propensity_clip``).
     importance_rows, importance_repeats : int
         Held-out rows used by the permutation importance, and shuffles per block.
     random_state : int
@@ -126,12 +150,16 @@ class PipelineConfig:
     importance_repeats: int = 3
     random_state: int = 0
     n_threads: int = 1
+    debias: str = "naive"
+    propensity_clip: float = 0.05
 
     def __post_init__(self):
         _allowed("model", self.model, MODELS)
         _allowed("loss", self.loss, LOSSES)
         _allowed("target", self.target, TARGETS)
         _allowed("split", self.split, SPLITS)
+        _allowed("debias", self.debias, DEBIAS)
+        check_fraction(self.propensity_clip, "propensity_clip", inclusive=(False, True))
         for name in ("epochs", "batch_size", "dim", "k", "importance_rows", "importance_repeats", "n_threads"):
             check_positive_int(getattr(self, name), name)
         check_positive_int(self.relevant_rating, "relevant_rating")
@@ -156,54 +184,35 @@ class PipelineConfig:
         return dataclasses.asdict(self)
 
 
-@dataclass
-class LoggedData:
-    """Logs without causal information: what :func:`strip_causal_information` returns.
-
-    Attributes
-    ----------
-    users, items, interactions : pandas.DataFrame
-    images : numpy.ndarray of shape (n_items, H, W) or None
-    randomized, propensity, truth : None
-        Absent on purpose (the attributes exist so code can ask for them).
-    """
-
-    users: pd.DataFrame
-    items: pd.DataFrame
-    interactions: pd.DataFrame
-    images: np.ndarray | None = None
-    randomized: None = None
-    propensity: None = None
-    truth: None = None
-
-    @property
-    def n_users(self) -> int:
-        return len(self.users)
-
-    @property
-    def n_items(self) -> int:
-        return len(self.items)
-
-    def __repr__(self) -> str:
-        return f"LoggedData(n_users={self.n_users}, n_items={self.n_items}, logged={len(self.interactions)})"
-
-
-def strip_causal_information(world) -> LoggedData:
+def strip_causal_information(world):
     """The same logs without the randomized slice, propensities or truth.
 
-    The logged columns are kept, except ``policy_score``: a logged policy score
-    is how the shop chose what to show, i.e. the main input of a propensity model.
+    Returns a :class:`~causalrec.simulate.ShopWorld` (or a copy of the input's
+    class) with ``randomized=None`` and ``truth=None``, and without a
+    ``propensity`` when the input had one. The logged columns are kept,
+    except ``policy_score``: a logged policy score is how the shop chose what
+    to show, i.e. the main input of a propensity model. The input is not changed.
 
     Examples
     --------
     >>> import causalrec as cr
     >>> logs = strip_causal_information(cr.simulate_shop(n_users=30, n_items=12, random_state=0))
-    >>> has_causal_information(logs)[0]
-    False
+    >>> has_causal_information(logs)[0], logs.randomized, logs.truth
+    (False, None, None)
     """
+    for name in ("users", "items", "interactions"):
+        if not isinstance(getattr(world, name, None), pd.DataFrame):
+            raise ValueError(f"world must have a DataFrame attribute {name!r} (a ShopWorld or RatingsData)")
     interactions = world.interactions.drop(columns=[schema.POLICY_SCORE], errors="ignore")
-    return LoggedData(users=world.users, items=world.items, interactions=interactions,
-                      images=getattr(world, "images", None))
+    changes = {"interactions": interactions, "randomized": None, "truth": None}
+    if dataclasses.is_dataclass(world):
+        names = {f.name for f in dataclasses.fields(world)}
+        if "propensity" in names:
+            changes["propensity"] = None
+        return dataclasses.replace(world, **changes)
+    from .simulate import ShopWorld
+    return ShopWorld(users=world.users, items=world.items, images=getattr(world, "images", None),
+                     config=dict(getattr(world, "config", {}) or {}), **changes)
 
 
 def has_causal_information(world) -> tuple[bool, list[str]]:
@@ -216,7 +225,7 @@ def has_causal_information(world) -> tuple[bool, list[str]]:
 
     Parameters
     ----------
-    world : ShopWorld, RatingsData, LoggedData or similar
+    world : ShopWorld, RatingsData or similar
 
     Returns
     -------
@@ -254,6 +263,105 @@ def has_causal_information(world) -> tuple[bool, list[str]]:
     else:
         missing.append("no causal graph")
     return (True, found) if found else (False, missing)
+
+
+def observation_propensity(world, target: str = schema.CLICKED) -> np.ndarray:
+    """The known probability that each logged row's ``target`` was observed.
+
+    For clicks and purchases (observed only when the item was shown) it is the
+    exposure propensity, ``world.truth.propensity``; for ``"liked"`` (observed
+    only when the user rated) it is ``world.truth.rating_propensity`` in the
+    simulator, or the propensities shipped with a real data set
+    (``world.propensity``, as Coat has).
+
+    Parameters
+    ----------
+    world : ShopWorld or RatingsData
+    target : {"clicked", "purchased", "liked"}
+
+    Returns
+    -------
+    numpy.ndarray of float in (0, 1], shape (len(world.interactions),)
+
+    Raises
+    ------
+    ValueError
+        When the data carries no such propensities (e.g. MovieLens, or logs
+        from :func:`strip_causal_information`).
+
+    Examples
+    --------
+    >>> import causalrec as cr
+    >>> world = cr.simulate_shop(n_users=30, n_items=12, random_state=0)
+    >>> p = observation_propensity(world, "clicked")
+    >>> p.shape == (len(world.interactions),), bool(((p > 0) & (p <= 1)).all())
+    (True, True)
+    """
+    _allowed("target", target, TARGETS)
+    truth = getattr(world, "truth", None)
+    if truth is not None:
+        p = truth.rating_propensity if target == LIKED else truth.propensity
+    elif target == LIKED and getattr(world, "propensity", None) is not None:
+        p = world.propensity
+    else:
+        what = "rating" if target == LIKED else "exposure"
+        raise ValueError(f"debias='ips' needs the known {what} propensity of each logged row "
+                         f"(target={target!r}); this data has none. Use debias='naive'")
+    p = np.asarray(p, dtype=float)
+    if p.shape != (len(world.interactions),):
+        raise ValueError(f"the propensities have shape {p.shape}, the log has {len(world.interactions)} rows")
+    if not np.all((p > 0) & (p <= 1)):
+        raise ValueError("the propensities must lie in (0, 1]")
+    return p
+
+
+def exposure_effect(world, method: str = "weighting") -> dict:
+    """The causal-effect step: the effect of showing an item on its purchase.
+
+    The article's flowchart models causal relations when the data carry
+    causal information. Here that means: estimate the average effect of
+    exposure on purchase with DoWhy (:mod:`causalrec.causal`, back-door
+    adjustment on the simulator's graph), next to the naive difference in
+    purchase rates between shown and not-shown candidates, and, in a
+    simulated world, the true effect.
+
+    Parameters
+    ----------
+    world : ShopWorld
+        Needs ``exposed`` and ``purchased`` columns and a causal graph
+        (``world.truth.dag``).
+    method : str
+        A key of :data:`causalrec.causal.ESTIMATORS`.
+
+    Returns
+    -------
+    dict
+        ``effect_method, effect_naive, effect_estimate, effect_true`` (the
+        last NaN when unknown) and ``effect_adjustment`` (the back-door set).
+
+    Raises
+    ------
+    ValueError
+        When the data has no exposure/purchase columns or no causal graph.
+    """
+    from . import causal
+
+    _allowed("method", method, tuple(causal.ESTIMATORS))
+    truth = getattr(world, "truth", None)
+    columns = getattr(world, "interactions", pd.DataFrame()).columns
+    if schema.EXPOSED not in columns or schema.PURCHASED not in columns:
+        raise ValueError("the causal-effect step needs 'exposed' and 'purchased' columns; this data has "
+                         f"{list(columns)}")
+    if truth is None or not getattr(truth, "dag", None):
+        raise ValueError("the causal-effect step needs a causal graph (world.truth.dag); this data has none")
+    frame = causal.analysis_frame(world)
+    setup = causal.build_model(frame, causal.simulator_graph(world))
+    estimate = causal.estimate_effect(setup, method)
+    return {"effect_method": method,
+            "effect_naive": float(causal.naive_difference(frame).value),
+            "effect_estimate": float(estimate.value),
+            "effect_true": float(getattr(truth, "ate", np.nan)),
+            "effect_adjustment": list(setup.backdoor_variables)}
 
 
 @dataclass(frozen=True)
@@ -408,11 +516,21 @@ class Pipeline:
         for name in ("users", "items", "interactions"):
             if not isinstance(getattr(world, name, None), pd.DataFrame):
                 raise ValueError(f"world must have a DataFrame attribute {name!r} "
-                                 "(a ShopWorld, RatingsData or LoggedData)")
-        missing = [c for c in (schema.USER, schema.ITEM, self.config.target) if c not in world.interactions]
+                                 "(a ShopWorld or RatingsData)")
+        log = world.interactions
+        if self.config.target == LIKED:
+            if schema.RATING not in log:
+                raise ValueError(f"target={LIKED!r} needs a {schema.RATING!r} column in world.interactions")
+            rating = log[schema.RATING]
+            log = log.assign(**{LIKED: np.where(rating.isna(), np.nan,
+                                                (rating >= self.config.relevant_rating).astype(float))})
+        missing = [c for c in (schema.USER, schema.ITEM, self.config.target) if c not in log]
         if missing:
             raise ValueError(f"world.interactions lacks column(s) {missing} needed by target={self.config.target!r}")
+        if self.config.debias == "ips":
+            log = log.assign(**{PROPENSITY: observation_propensity(world, self.config.target)})
         self.world_ = world
+        self.log_ = log
         randomized = getattr(world, "randomized", None)
         self.data_ = {"n_users": len(world.users), "n_items": len(world.items),
                       "n_logged": len(world.interactions),
@@ -433,7 +551,7 @@ class Pipeline:
 
         world = self._require("world_", "load")
         start = time.perf_counter()
-        clean, report = clean_interactions(world.interactions, known_users=world.users[schema.USER],
+        clean, report = clean_interactions(self.log_, known_users=world.users[schema.USER],
                                            known_items=world.items[schema.ITEM],
                                            require=(self.config.target,))
         if self.config.split == "temporal":
@@ -491,10 +609,20 @@ class Pipeline:
                 content["images"] = world.images
             if features.text is not None:
                 content["text"] = features.text
+        elif np.array_equal(world.items[schema.ITEM].to_numpy(), np.arange(len(world.items))):
+            content = {"items": world.items[[schema.ITEM]]}  # the whole catalogue, seen in training or not
+        weights = None
+        if c.debias == "ips":
+            if c.target != LIKED:
+                # clicks and purchases were observed only where the item was shown
+                train = train[train[schema.EXPOSED] == 1]
+            if train.empty:
+                raise ValueError("debias='ips' left no observed training rows")
+            weights = 1.0 / np.maximum(train[PROPENSITY].to_numpy(dtype=float), c.propensity_clip)
         model = Recommender(c.model, dim=c.dim, loss=c.loss, epochs=c.epochs, batch_size=c.batch_size,
                             lr=c.lr, random_state=c.random_state, verbose=self.verbose,
                             n_threads=c.n_threads)
-        self.model_ = model.fit(train, target=c.target, **content)
+        self.model_ = model.fit(train, target=c.target, sample_weight=weights, **content)
         self._timed("training", start)
         return self.model_
 
@@ -744,7 +872,7 @@ def run_pipeline(world_or_data, config: PipelineConfig | dict | None = None, *,
 
     Parameters
     ----------
-    world_or_data : ShopWorld, RatingsData or LoggedData
+    world_or_data : ShopWorld or RatingsData
     config : PipelineConfig or dict, optional
         A dict goes through :meth:`PipelineConfig.from_dict` (unknown keys are an error).
     verbose : bool

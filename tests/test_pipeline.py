@@ -10,8 +10,11 @@ import pytest
 
 import causalrec as cr
 from causalrec import schema
-from causalrec.pipeline import (STEPS, Pipeline, PipelineConfig, has_causal_information, run_pipeline,
+from causalrec.datasets import RatingsData
+from causalrec.pipeline import (LIKED, PROPENSITY, STEPS, Pipeline, PipelineConfig, exposure_effect,
+                                has_causal_information, observation_propensity, run_pipeline,
                                 strip_causal_information)
+from causalrec.simulate import ShopWorld
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +33,7 @@ def report(world):
     ("loss", "hinge", "'bce', 'bpr', 'softmax'"),
     ("target", "rating", "'clicked', 'purchased'"),
     ("split", "by_user", "'random', 'temporal'"),
+    ("debias", "dr", "'naive', 'ips'"),
 ])
 def test_config_rejects_unknown_choices_naming_key_and_allowed_values(key, value, allowed):
     with pytest.raises(ValueError, match=f"{key}='{value}'.*allowed values: {allowed}"):
@@ -47,6 +51,12 @@ def test_config_rejects_bad_numbers(key, value):
 def test_config_rejects_test_size_outside_open_interval(value):
     with pytest.raises(ValueError, match="test_size"):
         PipelineConfig(test_size=value)
+
+
+@pytest.mark.parametrize("value", [0.0, -0.1, 1.5])
+def test_config_rejects_propensity_clip_outside_0_1(value):
+    with pytest.raises(ValueError, match="propensity_clip"):
+        PipelineConfig(propensity_clip=value)
 
 
 def test_config_rejects_bad_lr():
@@ -80,6 +90,9 @@ def test_branch_without_causal_information(world):
     causal, reasons = has_causal_information(logs)
     assert not causal
     assert reasons == ["no randomized slice", "no known propensities", "no causal graph"]
+    assert isinstance(logs, ShopWorld) and logs.randomized is None and logs.truth is None
+    assert "randomized=0" in repr(logs) and "true ATE=unknown" in repr(logs)
+    assert logs.images is world.images and logs.users is world.users
     assert schema.POLICY_SCORE not in logs.interactions
     assert len(logs.interactions) == len(world.interactions)
     # the original world is untouched
@@ -160,3 +173,77 @@ def test_features_path_and_multimodal_importance(world):
     reasons = pipe.explain(0)
     assert len(reasons) == 10
     assert reasons["content_similarity"].between(0, 1 + 1e-9).all()
+
+
+def _ratings_data(propensity=True):
+    rng = np.random.default_rng(0)
+    n_users, n_items = 30, 20
+    pairs = [(u, i) for u in range(n_users) for i in rng.choice(n_items, 6, replace=False)]
+    log = pd.DataFrame(pairs, columns=[schema.USER, schema.ITEM])
+    log[schema.RATING] = rng.integers(1, 6, len(log)).astype(float)
+    return RatingsData(name="tiny", users=pd.DataFrame({schema.USER: range(n_users)}),
+                       items=pd.DataFrame({schema.ITEM: range(n_items)}), interactions=log, randomized=None,
+                       propensity=rng.uniform(0.1, 0.9, len(log)) if propensity else None, source="test")
+
+
+def test_strip_causal_information_of_rating_data_drops_its_propensities():
+    data = _ratings_data()
+    stripped = strip_causal_information(data)
+    assert isinstance(stripped, RatingsData) and stripped.propensity is None
+    assert has_causal_information(data)[0] and not has_causal_information(stripped)[0]
+    assert data.propensity is not None, "the input is untouched"
+
+
+# --------------------------------------------------------------- liked, IPS and the effect step
+def test_liked_target_from_ratings(world):
+    pipe = Pipeline(PipelineConfig(target=LIKED, epochs=1, relevant_rating=4), verbose=False)
+    pipe.load(world)
+    clean, report = pipe.preprocess()
+    rated = world.interactions[schema.RATING].notna()
+    # rows without a rating have no "liked" outcome: the cleaning drops and counts them
+    assert report.rows_out == int(rated.sum()) and report.missing_values == int((~rated).sum())
+    np.testing.assert_array_equal(clean[LIKED].to_numpy(), (clean[schema.RATING] >= 4).to_numpy().astype(float))
+
+
+def test_ips_trains_on_observed_rows_with_known_propensities(world):
+    pipe = Pipeline(PipelineConfig(debias="ips", epochs=1, batch_size=256), verbose=False)
+    pipe.load(world)
+    np.testing.assert_array_equal(pipe.log_[PROPENSITY].to_numpy(), world.truth.propensity)
+    pipe.preprocess()
+    pipe.decide_branch()
+    pipe.extract_features()
+    model = pipe.train()
+    exposed_train = pipe.train_[pipe.train_[schema.EXPOSED] == 1]
+    assert len(model.seen_pairs()) == len(exposed_train[[schema.USER, schema.ITEM]].drop_duplicates())
+    assert len(exposed_train) < len(pipe.train_)
+    assert model.n_items_ == world.n_items
+
+
+def test_ips_on_rating_data_uses_the_shipped_propensities():
+    data = _ratings_data()
+    np.testing.assert_array_equal(observation_propensity(data, LIKED), data.propensity)
+    report = run_pipeline(data, PipelineConfig(target=LIKED, debias="ips", epochs=1, batch_size=64,
+                                               importance_repeats=1), verbose=False)
+    assert report.branch.path == "causal" and "logged_auc" in report.metrics
+
+
+def test_ips_without_propensities_is_refused_naming_the_option(world):
+    with pytest.raises(ValueError, match="debias='ips' needs the known rating propensity"):
+        run_pipeline(_ratings_data(propensity=False), PipelineConfig(target=LIKED, debias="ips"), verbose=False)
+    with pytest.raises(ValueError, match="debias='ips' needs the known exposure propensity"):
+        Pipeline(PipelineConfig(debias="ips"), verbose=False).load(strip_causal_information(world))
+    assert observation_propensity(world, LIKED) is not None
+    np.testing.assert_array_equal(observation_propensity(world, LIKED), world.truth.rating_propensity)
+
+
+def test_exposure_effect_recovers_the_truth(world):
+    effect = exposure_effect(world, "weighting")
+    assert effect["effect_true"] == pytest.approx(world.truth.ate)
+    assert abs(effect["effect_estimate"] - world.truth.ate) < 0.03
+    assert abs(effect["effect_naive"] - world.truth.ate) > abs(effect["effect_estimate"] - world.truth.ate)
+    with pytest.raises(ValueError, match="needs a causal graph"):
+        exposure_effect(strip_causal_information(world))
+    with pytest.raises(ValueError, match="needs 'exposed' and 'purchased' columns"):
+        exposure_effect(_ratings_data())
+    with pytest.raises(ValueError, match="method='magic' is not allowed"):
+        exposure_effect(world, "magic")
