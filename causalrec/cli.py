@@ -370,7 +370,13 @@ def to_toml(config: dict) -> str:
 
 
 def pipeline_config(config: dict):
-    """The :class:`~causalrec.pipeline.PipelineConfig` of a validated config."""
+    """The :class:`~causalrec.pipeline.PipelineConfig` of a validated config.
+
+    >>> pipeline_config(validate_config({"train": {"debias": "ips"}, "run": {"seed": 3}}))
+    PipelineConfig(model='mf', loss='bce', target='clicked', epochs=5, batch_size=4096, lr=0.01,
+                   dim=32, k=10, split='random', test_size=0.2, relevant_rating=4, importance_rows=2000,
+                   importance_repeats=3, random_state=3, n_threads=1, debias='ips', propensity_clip=0.05)
+    """
     from .pipeline import PipelineConfig
 
     t, e, i, r = config["train"], config["evaluate"], config["importance"], config["run"]
@@ -383,7 +389,12 @@ def pipeline_config(config: dict):
 
 
 def load_data(data: dict):
-    """The world a validated ``[data]`` section names."""
+    """The world a validated ``[data]`` section names.
+
+    >>> load_data(validate_config({"data": {"source": "simulate", "users": 30, "items": 12}})["data"])
+    ... # doctest: +ELLIPSIS
+    ShopWorld(n_users=30, n_items=12, logged=..., randomized=..., true ATE=...)
+    """
     from . import datasets
     from .pipeline import strip_causal_information
     from .simulate import simulate_shop
@@ -568,6 +579,19 @@ def run(config: dict, out, *, force: bool = False, verbose: bool = True) -> dict
     -------
     dict
         The content of ``metrics.json``.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> config = validate_config({"data": {"source": "simulate", "users": 40, "items": 15},
+    ...                           "train": {"epochs": 1}, "effect": {"method": "none"},
+    ...                           "importance": {"rows": 100, "repeats": 1}})
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "run"
+    >>> payload = run(config, out, verbose=False)
+    >>> sorted(p.name for p in out.iterdir())
+    ['config.toml', 'figures', 'metrics.json', 'recommendations.csv', 'report.html', 'timings.json']
+    >>> json.loads((out / "metrics.json").read_text())["metrics"] == payload["metrics"]
+    True
     """
     from ._progress import progress_bar
     from .pipeline import Pipeline, exposure_effect
@@ -655,8 +679,7 @@ def _read_recommendations(path):
     return recs
 
 
-def evaluate_recommendations(recs, world, *, k: int = 10, relevant_rating: int = 4, heldout=None,
-                             random_state: int = 0) -> dict:
+def evaluate_recommendations(recs, world, *, k: int = 10, relevant_rating: int = 4, heldout=None) -> dict:
     """Metrics of top-``k`` lists against what the data can tell.
 
     - ``randomized_*`` (when the data have a randomized slice): ranking metrics
@@ -680,9 +703,6 @@ def evaluate_recommendations(recs, world, *, k: int = 10, relevant_rating: int =
     world : ShopWorld or RatingsData
     k, relevant_rating : int
     heldout : pandas.DataFrame, optional
-    random_state : int
-        Unused by the metrics themselves (they are exact); kept for callers
-        that sample users.
 
     Returns
     -------

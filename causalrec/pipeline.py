@@ -23,7 +23,10 @@ on a world (:class:`~causalrec.simulate.ShopWorld`, a real
 4. **features**: :meth:`Pipeline.extract_features`: TF-IDF vectors of the
    item descriptions and standardized images;
 5. **training**: :meth:`Pipeline.train` fits a
-   :class:`~causalrec.training.Recommender`;
+   :class:`~causalrec.training.Recommender`, either *naive* (every logged
+   row alike) or with inverse propensity scoring (``debias="ips"``: only the
+   rows whose outcome was observed, weighted by one over the known
+   propensity, :func:`observation_propensity`);
 6. **importance**: :meth:`Pipeline.importance`: a first, cheap look at which
    input blocks the model relies on, by permutation (shuffle one block across
    held-out rows, measure how much the AUC drops). Chapter 10 goes further;
@@ -31,7 +34,11 @@ on a world (:class:`~causalrec.simulate.ShopWorld`, a real
    :meth:`Pipeline.recommend`, then :meth:`Pipeline.evaluate`.
 
 :func:`run_pipeline` runs them all and returns a :class:`PipelineReport`;
-``report.to_dict()`` is plain JSON.
+``report.to_dict()`` is plain JSON. On the causal path of a simulated world,
+:func:`exposure_effect` adds the flowchart's "model causal relations" box: the
+effect of showing an item on its purchase, estimated with DoWhy next to the
+naive difference and the truth. ``python -m causalrec run`` (:mod:`causalrec.cli`)
+runs all of it from a TOML file and writes a report folder.
 
 >>> PipelineConfig(model="mf", epochs=2).k
 10
