@@ -475,7 +475,8 @@ def _figures(pipe, report, effect) -> dict:
     ax.set(xlabel="drop in held-out AUC when the block is shuffled (AUC units)", ylabel="input block",
            title="Permutation importance of the model's inputs")
     save("importance.png", fig, "Horizontal bar chart of the drop in AUC when each input block is shuffled: "
-         + ", ".join(f"{b} {d:.3f}" for b, d in zip(table["block"], drops)) + ".")
+         + ", ".join(f"{b} {d:.3f}" if np.isfinite(d) else f"{b} not measurable (one class only)"
+                     for b, d in zip(table["block"], table["auc_drop"])) + ".")
 
     if effect:
         names = ["naive difference", f"{effect['effect_method']} (DoWhy)", "true effect"]

@@ -366,6 +366,7 @@ def test_missing_real_files_fail_with_where_to_put_them(tmp_path, capsys, monkey
     assert cli.main(["run", "--config", str(ROOT / "examples" / "coat.toml"), "--set", f"data.path={empty}",
                      "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "no train.ascii in" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists(), "a run that fails while loading writes nothing"
 
 
 # ------------------------------------------------------------------------------ the output folder
