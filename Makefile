@@ -30,14 +30,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) chromium
 
-# Headless Chromium for tests/test_site.py (Debian package `chromium`). Installed when missing
-# and possible (root with apt-get); otherwise the browser checks are skipped, and say so.
+# Headless Chromium for tests/test_site.py (Debian package `chromium`, with a Chinese font so
+# that the glossary's screenshots are legible). Installed when missing and possible (root with
+# apt-get); otherwise the browser checks are skipped, and say so.
 CHROMIUM ?= $(or $(CAUSALREC_CHROMIUM),/usr/bin/chromium)
 chromium:
 	@if [ -x "$(CHROMIUM)" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "installing the Debian package chromium for the website test"; \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; } || \
 	  echo "apt-get could not install chromium: the browser checks of tests/test_site.py will be skipped"; \
 	else \
 	  echo "$(CHROMIUM) not found: the browser checks of tests/test_site.py will be skipped."; \
