@@ -227,8 +227,9 @@ class RatingsData:
 
     ``interactions`` is the logged (self-selected) part, ``randomized`` the part
     collected at random when the data set has one (Coat's test set), so code written
-    for the simulated world runs on it. There is no ``truth`` (real data never has one)
-    and no ``images``.
+    for the simulated world runs on it. Real data has no ``truth`` (it is None); the
+    Coat-shaped simulated world of :func:`coat_like` has one (a :class:`CoatTruth`).
+    There are no ``images``.
 
     Attributes
     ----------
@@ -241,7 +242,8 @@ class RatingsData:
     propensity : numpy.ndarray or None
         Shipped propensity of each logged rating (Coat), aligned with ``interactions``.
     source : str
-        The folder the files were read from.
+        The folder the files were read from (or how the world was simulated).
+    truth : CoatTruth or None
     """
 
     name: str
@@ -252,7 +254,7 @@ class RatingsData:
     propensity: np.ndarray | None
     source: str
     images: None = None
-    truth: None = None
+    truth: "CoatTruth | None" = None
     config: dict = field(default_factory=dict)
 
     @property
