@@ -464,7 +464,8 @@ def _figures(pipe, report, effect) -> dict:
     ax.legend()
     last = history.iloc[-1].to_dict()
     save("training.png", fig, "Line chart of the training loss per epoch; after the last epoch: "
-         + ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in last.items() if k.endswith("loss")) + ".")
+         + ", ".join(f"{k.replace('val_', 'validation ').replace('_', ' ')} {v:.3f}"
+                     for k, v in last.items() if k.endswith("loss")) + ".")
 
     table = report.importance
     fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
@@ -516,8 +517,8 @@ def _html_report(payload: dict, timings: dict, figures: dict, recs, config_toml:
                    for k, v in effect.items()]
     images = "".join(
         f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" '
-        f'alt="{html.escape(alt, quote=True)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
-        for png, alt in figures.values())
+        f'alt="{html.escape(alt, quote=True)}"><figcaption>figures/{html.escape(name)}</figcaption></figure>'
+        for name, (png, alt) in figures.items())
     branch = payload["branch"]
     cleaning = [(k, v) for k, v in payload["cleaning"].items()]
     first = recs[recs["user_id"].isin(sorted(recs["user_id"].unique())[:3])]
