@@ -187,7 +187,9 @@ class ALSMatrixFactorization(BaseEstimator):
     verbose : bool
         Show a progress bar (one update per sweep).
     n_threads : int or None
-        Torch threads while fitting (restored afterwards); None keeps torch's setting.
+        Torch threads while fitting (restored afterwards); None keeps torch's
+        setting. One is usually fastest: the tensors are small, and on a busy
+        machine waiting threads slow every step.
 
     Attributes
     ----------
@@ -217,7 +219,7 @@ class ALSMatrixFactorization(BaseEstimator):
     """
 
     def __init__(self, dim=10, reg=0.1, n_sweeps=10, init_std=0.1, random_state=0, verbose=True,
-                 n_threads=None):
+                 n_threads=1):
         self.dim = dim
         self.reg = reg
         self.n_sweeps = n_sweeps
