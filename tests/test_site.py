@@ -126,6 +126,7 @@ class Browser:
         args = [str(executable), "--headless=new", "--disable-gpu", "--no-first-run",
                 "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--mute-audio", "--hide-scrollbars",
+                "--disable-dev-shm-usage",           # containers often have a tiny /dev/shm
                 f"--user-data-dir={profile}", "--remote-debugging-port=0", "--remote-allow-origins=*",
                 # Everything but this machine is unreachable: the site must work offline.
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
