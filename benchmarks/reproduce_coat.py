@@ -63,18 +63,10 @@ def estimated_propensities(data) -> tuple[np.ndarray, float]:
     (main effects of the one-hot features only). Returns the train ratings' propensities and the
     correlation of the estimate with the truth over all pairs (NaN on real data).
     """
-    user_x = data.users.drop(columns=schema.USER).to_numpy(dtype=float)
-    item_x = data.items.drop(columns=schema.ITEM).to_numpy(dtype=float)
-    n_users, n_items = len(user_x), len(item_x)
-    u = np.repeat(np.arange(n_users), n_items)
-    i = np.tile(np.arange(n_items), n_users)
-    observed = np.zeros((n_users, n_items), dtype=np.int64)
-    observed[data.interactions[schema.USER], data.interactions[schema.ITEM]] = 1
-    columns = [f"u{k}" for k in range(user_x.shape[1])] + [f"i{k}" for k in range(item_x.shape[1])]
-    frame = pd.DataFrame(np.hstack([user_x[u], item_x[i]]), columns=columns)
-    frame[schema.EXPOSED] = observed.ravel()
-    model = cr.propensity.LogisticPropensity(features=columns, random_state=0).fit(frame)
-    p_all = model.predict(frame).reshape(n_users, n_items)
+    pairs = cr.datasets.all_pairs(data)
+    features = [c for c in pairs.columns if c not in (schema.USER, schema.ITEM, "rated")]
+    model = cr.propensity.LogisticPropensity(features=features, treatment="rated", random_state=0).fit(pairs)
+    p_all = model.predict(pairs).reshape(data.n_users, data.n_items)
     correlation = float("nan")
     if data.truth is not None:
         correlation = float(np.corrcoef(p_all.ravel(), data.truth.propensity.ravel())[0, 1])

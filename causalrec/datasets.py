@@ -27,7 +27,7 @@ from .simulate import ShopWorld, Truth
 
 __all__ = ["DEFAULT_DATA_DIR", "DEFAULT_WORLD", "save_world", "load_world", "load_default",
            "verify_checksums", "sha256", "RatingsData", "load_coat", "load_movielens_100k",
-           "CoatTruth", "coat_like", "write_coat", "COAT_USER_GROUPS", "COAT_ITEM_GROUPS"]
+           "CoatTruth", "coat_like", "write_coat", "all_pairs", "COAT_USER_GROUPS", "COAT_ITEM_GROUPS"]
 
 #: The shipped default world lives here in a source checkout.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -731,3 +731,52 @@ def write_coat(data: RatingsData, directory) -> Path:
     write(out / "user_item_features" / "user_features.ascii", data.users.drop(columns=schema.USER).to_numpy(), "%d")
     write(out / "user_item_features" / "item_features.ascii", data.items.drop(columns=schema.ITEM).to_numpy(), "%d")
     return out
+
+
+
+def all_pairs(data: RatingsData) -> pd.DataFrame:
+    """Every (user, item) pair with both sides' features and whether the pair has a logged rating.
+
+    The population a propensity model is fitted on: each of the ``n_users * n_items`` pairs,
+    labelled ``rated = 1`` when it is in ``data.interactions`` (Coat's self-selected train
+    ratings). Fit ``causalrec.propensity.LogisticPropensity(features=..., treatment="rated")``
+    on it to estimate propensities from features alone.
+
+    Parameters
+    ----------
+    data : RatingsData
+        With numeric feature columns in ``users`` and ``items`` (as from :func:`load_coat` or
+        :func:`coat_like`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``n_users * n_items`` rows ordered by user, then item: ``user_id, item_id``, the user
+        feature columns, the item feature columns, ``rated`` (0/1).
+
+    Examples
+    --------
+    >>> data = coat_like(n_users=4, n_items=5, n_train=2, n_test=1, random_state=0)
+    >>> pairs = all_pairs(data)
+    >>> len(pairs), int(pairs["rated"].sum()), pairs.shape[1]
+    (20, 8, 50)
+    """
+    if not isinstance(data, RatingsData):
+        raise TypeError(f"data must be a RatingsData, got {type(data).__name__}")
+    users = data.users.drop(columns=schema.USER)
+    items = data.items.drop(columns=schema.ITEM)
+    for name, table in (("users", users), ("items", items)):
+        text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+        if text:
+            raise ValueError(f"data.{name} has non-numeric feature columns {text}; encode them first")
+    clash = set(users.columns) & set(items.columns)
+    if clash:
+        raise ValueError(f"data.users and data.items share feature column names {sorted(clash)}")
+    n_users, n_items = data.n_users, data.n_items
+    user, item = np.divmod(np.arange(n_users * n_items), n_items)
+    frame = pd.concat([pd.DataFrame({schema.USER: user, schema.ITEM: item}),
+                       users.iloc[user].reset_index(drop=True), items.iloc[item].reset_index(drop=True)], axis=1)
+    rated = np.zeros(n_users * n_items, dtype=np.int64)
+    rated[data.interactions[schema.USER].to_numpy() * n_items + data.interactions[schema.ITEM].to_numpy()] = 1
+    frame["rated"] = rated
+    return frame

@@ -336,3 +336,29 @@ def test_write_coat_rejects_data_without_a_test_set(tmp_path):
         datasets.write_coat(data, tmp_path / "out")
     with pytest.raises(TypeError, match="data must be a RatingsData"):
         datasets.write_coat("coat", tmp_path / "out")
+
+
+def test_all_pairs_lists_every_pair_with_its_features_and_label(coat_world):
+    pairs = datasets.all_pairs(coat_world)
+    assert len(pairs) == 290 * 300 and pairs.shape[1] == 2 + 14 + 33 + 1
+    assert pairs["rated"].sum() == 6960
+    row = pairs.iloc[7 * 300 + 11]
+    assert (row[schema.USER], row[schema.ITEM]) == (7, 11)
+    assert row["user_feature_3"] == coat_world.users.loc[7, "user_feature_3"]
+    assert row["item_feature_20"] == coat_world.items.loc[11, "item_feature_20"]
+    rated = set(zip(coat_world.interactions[schema.USER], coat_world.interactions[schema.ITEM]))
+    flagged = pairs.loc[pairs["rated"] == 1, [schema.USER, schema.ITEM]]
+    assert set(zip(flagged[schema.USER], flagged[schema.ITEM])) == rated
+
+
+def test_all_pairs_rejects_what_it_cannot_encode(tmp_path, coat_world):
+    with pytest.raises(TypeError, match="data must be a RatingsData"):
+        datasets.all_pairs(coat_world.interactions)
+    make_movielens(tmp_path)
+    movielens = datasets.load_movielens_100k(tmp_path, verify=False)
+    with pytest.raises(ValueError, match=r"data.users has non-numeric feature columns \['gender', 'occupation'\]"):
+        datasets.all_pairs(movielens)
+    clash = datasets.RatingsData(name="clash", users=coat_world.users.assign(x=1), items=coat_world.items.assign(x=2),
+                                 interactions=coat_world.interactions, randomized=None, propensity=None, source="")
+    with pytest.raises(ValueError, match=r"share feature column names \['x'\]"):
+        datasets.all_pairs(clash)
