@@ -4,7 +4,9 @@ Every figure must be described for readers who cannot see it and be readable by 
 cannot tell red from green:
 
 * each code cell that draws a figure has, in a markdown cell since the previous code cell,
-  an alt text (a line containing ``Alt text:``);
+  an alt text (a line containing ``Alt text:``), and a short one in its cell metadata
+  (``mystnb: image: alt:``) that becomes the ``alt`` attribute of the image on the website
+  (without it a screen reader reads out the image's file name);
 * a cell that draws with matplotlib directly labels both axes and sets a title; a cell that
   draws only through a package helper relies on the helper, whose source must label both axes;
 * colours are named from colour-blind-safe sets (``tab:`` colours, greys, black, white) and
@@ -96,6 +98,17 @@ def figure_cells(chapter):
     return found
 
 
+def missing_image_alt(chapter):
+    """Figure cells whose metadata gives the website's <img> no alt attribute (mystnb.image.alt)."""
+    cells = _cells(chapter)
+    missing = []
+    for index, _, _ in figure_cells(chapter):
+        alt = cells[index].get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")
+        if len(alt.split()) < 5:
+            missing.append(f"{chapter.stem} cell {index}")
+    return missing
+
+
 def _result_names(chapter):
     """Variables assigned from a result-plotting function anywhere in the chapter."""
     names = set()
@@ -153,7 +166,8 @@ def test_the_audit_finds_figures_and_flags_what_is_missing(tmp_path):
         {"cell_type": "markdown", "metadata": {}, "source": "# 99 Test\n"},
         {"cell_type": "code", "metadata": {}, "source": "optimizer.step()\nmodel.fit(x)\n", "outputs": []},
         {"cell_type": "markdown", "metadata": {}, "source": "Alt text: a line going up.\n"},
-        {"cell_type": "code", "metadata": {}, "outputs": [],
+        {"cell_type": "code", "outputs": [],
+         "metadata": {"mystnb": {"image": {"alt": "A line rising from left to right."}}},
          "source": "fig, ax = plt.subplots()\nax.plot(x, y, color='tab:blue')\n"
                    "ax.set(xlabel='x (s)', ylabel='y (m)', title='t')\n"},
         {"cell_type": "markdown", "metadata": {}, "source": "A figure with no description.\n"},
@@ -171,6 +185,7 @@ def test_the_audit_finds_figures_and_flags_what_is_missing(tmp_path):
     figures = figure_cells(chapter)
     assert [index for index, _, _ in figures] == [3, 5, 6, 8]
     assert [("Alt text:" in markdown) for _, _, markdown in figures] == [True, False, False, True]
+    assert missing_image_alt(chapter) == ["99_test cell 5", "99_test cell 6", "99_test cell 8"]
     assert axis_gaps(chapter) == ["99_test cell 5: draws without setting xlabel, ylabel",
                                   "99_test cell 6: draws without setting xlabel, ylabel, title"]
     assert colour_gaps(chapter) == ["99_test cell 5: colour 'red' (use tab10 'tab:...' colours)",
@@ -183,6 +198,13 @@ def test_every_figure_has_alt_text_in_the_markdown_before_it(chapter):
                if "Alt text:" not in markdown]
     assert not missing, ("figure cells without 'Alt text:' in a markdown cell since the previous "
                          f"code cell: {', '.join(missing)}")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_image_has_an_alt_attribute_on_the_website(chapter):
+    missing = missing_image_alt(chapter)
+    assert not missing, ("figure cells without a short alt text in their metadata "
+                         "({'mystnb': {'image': {'alt': '...'}}}, at least five words): " + ", ".join(missing))
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)

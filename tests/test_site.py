@@ -11,7 +11,8 @@ without internet. For every page of the table of contents it asserts
 * no JavaScript error: no uncaught exception, no ``console.error``, no failed request;
 * math rendered: MathJax output (``mjx-container``) for every math element, none in error;
 * on the landing page, the Mermaid flowchart rendered to an SVG (not mermaid's error picture);
-* every ``<img>`` loaded (``complete`` and ``naturalWidth > 0``);
+* every ``<img>`` loaded (``complete`` and ``naturalWidth > 0``) and has an alt text that is not
+  its file name;
 * on chapter pages, a download button for the chapter's ``.ipynb`` that the server delivers;
 * the sidebar navigates by the parts of ``_toc.yml``;
 
@@ -225,7 +226,8 @@ INSPECT = r"""
     diagrams: diagrams().length,
     diagramSvgs: diagrams().filter(d => d.querySelector('svg[aria-roledescription^="flowchart"]')).length,
     diagramErrors: diagrams().filter(d => d.querySelector('svg[aria-roledescription="error"]')).length,
-    images: [...document.images].map(img => ({src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0})),
+    images: [...document.images].map(img => ({src: img.getAttribute('src'), alt: img.getAttribute('alt') || '',
+                                              ok: img.complete && img.naturalWidth > 0})),
     downloads: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')).filter(h => /\.ipynb$/.test(h)),
     parts: [...document.querySelectorAll('.bd-sidebar p.caption')].map(c => c.textContent.trim()),
     title: document.title,
@@ -442,6 +444,8 @@ def test_browser_check_reports_what_is_broken(browser, tmp_path):
     assert report["math"] == 1 and report["mathRendered"] == 0
     assert report["diagrams"] == 1 and report["diagramSvgs"] == 0
     assert [image["ok"] for image in report["images"]] == [True, False]
+    assert [_describes(image["alt"]) for image in report["images"]] == [False, False]
+    assert _describes("Bar chart of AUC by model") and not _describes("../_images/abc.png")
 
 
 @pytest.fixture(scope="module")
@@ -464,8 +468,15 @@ def test_page_renders_without_errors(reports, page):
     if report["diagrams"] and report["diagramSvgs"] < report["diagrams"] or report["diagramErrors"]:
         problems.append(f"mermaid: {report['diagramSvgs']} of {report['diagrams']} diagrams drawn as SVG")
     problems += [f"image not loaded: {image['src']}" for image in report["images"] if not image["ok"]]
+    problems += [f"image without alt text (a screen reader would read {image['alt'] or 'nothing'!r}): {image['src']}"
+                 for image in report["images"] if not _describes(image["alt"])]
     assert not problems, f"{page}.html:\n" + "\n".join(problems)
     assert (SCREENSHOTS / f"{page}.png").stat().st_size > 10_000, "screenshot missing or blank"
+
+
+def _describes(alt):
+    """An alt text that describes, rather than being empty or the image's own file name."""
+    return len(alt.split()) >= 3 and not re.search(r"_images/|\.(?:png|jpe?g|svg|gif)$", alt.strip())
 
 
 def test_landing_page_has_the_flowchart_and_part_navigation(reports):
