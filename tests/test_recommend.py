@@ -639,3 +639,25 @@ def test_fold_in_beats_popularity_for_cold_users_and_improves_with_more_rows(wor
     many = _truth_ndcg(world, fold_in_users(mf, first_interactions(shown, 15)[0]).predict, users, warm_items)
     assert many > few + 0.02
     assert many > base + 0.03
+
+
+def test_cold_start_helpers_work_on_the_multimodal_model():
+    from causalrec.training import Recommender
+
+    rng = np.random.default_rng(0)
+    log = pd.DataFrame({schema.USER: np.repeat(np.arange(6), 4), schema.ITEM: np.tile([0, 1, 2, 3], 6),
+                        schema.CLICKED: rng.integers(0, 2, 24)})
+    catalogue = pd.DataFrame({schema.ITEM: np.arange(6)})
+    model = Recommender("multimodal", dim=4, epochs=3, validation_fraction=0, verbose=False, random_state=0).fit(
+        log, target=schema.CLICKED, items=catalogue, images=rng.random((6, 8, 8)))
+    filled = fill_item_embeddings(model, [4, 5])
+    table = filled.model_.item_embedding.weight.detach()
+    np.testing.assert_allclose(table[4], table[:4].mean(dim=0), atol=1e-6)
+    scores = filled.score_items([0])[0]
+    assert scores[4] != scores[5]                                # the images still tell them apart
+    new = pd.DataFrame({schema.USER: [7, 7], schema.ITEM: [0, 1], schema.CLICKED: [1, 0]})
+    folded = fold_in_users(model, new, steps=50)
+    assert folded.n_users_ == 8 and folded.model_.user_embedding.num_embeddings == 8
+    np.testing.assert_allclose(folded.score_items(np.arange(6)), model.score_items(np.arange(6)), rtol=1e-6)
+    assert float(folded.model_.user_embedding.weight.detach()[6].abs().sum()) == 0.0   # never seen: zero
+    assert float(folded.model_.user_embedding.weight.detach()[7].abs().sum()) > 0.0
