@@ -45,7 +45,7 @@ from .propensity import check_propensity, clip_propensity
 
 __all__ = ["naive_estimate", "ips_estimate", "snips_estimate", "dr_estimate", "logged_ratings",
            "split_by_user", "evaluation_estimator_study", "DebiasedRecommender", "METHODS",
-           "RATING_MODELS", "evaluate_ratings", "compare_methods"]
+           "IMPUTATIONS", "RATING_MODELS", "evaluate_ratings", "compare_methods"]
 
 _SHOW = 5
 
@@ -376,6 +376,9 @@ def _dr_loss(prediction, batch: _Batch, extra) -> torch.Tensor:
 #: Training objectives by method name (see :class:`DebiasedRecommender`).
 METHODS = {"naive": _naive_loss, "ips": _ips_loss, "snips": _snips_loss, "dr": _dr_loss}
 
+#: Where DR's pseudo-ratings come from (see :class:`DebiasedRecommender`).
+IMPUTATIONS = ("joint", "fixed")
+
 
 def _number(value, name: str, *, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
@@ -402,19 +405,29 @@ class DebiasedRecommender:
       ``sample_weight = 1/p`` computes). Over the whole data set SNIPS and IPS differ only by
       the constant :math:`\frac{1}{|D|}\sum_O w`; per batch the normalisation also tames
       batches that contain one huge weight;
-    * ``"dr"``: joint learning (Wang et al., ICML 2019). An imputation model (same
-      architecture) predicts a pseudo-rating :math:`\tilde r_{ui}`; the imputed error is
+    * ``"dr"``: doubly robust. A pseudo-rating :math:`\tilde r_{ui}` is imputed for every pair;
+      the imputed error is
       :math:`\hat e_{ui} = (\hat r_{ui} - \tilde r_{ui})^2` and the loss is
       :math:`\frac{1}{S}\sum_{S}\hat e + \frac{|O|}{|D|}\frac{1}{B}\sum_B w (e - \hat e)`, with
       :math:`S` = ``n_sampled * B`` pairs drawn uniformly from all of :math:`D` (never the dense
       matrix): an unbiased estimate of :math:`\frac{1}{|D|}\sum_D[\hat e + o(e - \hat e)/p]`.
-      After each step of the prediction model the imputation model takes a step on
-      :math:`\sum_B w (e - \hat e)^2 / \sum_B w` with :math:`\hat r` held fixed (the
-      paper's weighted squared error of the imputed errors, self-normalised within the batch:
-      with the plain sum a single tiny propensity made the imputation diverge). Because
-      :math:`\hat e` depends on :math:`\hat r`, the unobserved pairs pull the predictions
-      toward the pseudo-ratings; an imputed error that did not depend on the prediction
-      model would leave only the IPS gradient.
+      Where :math:`\tilde r` comes from depends on ``imputation``:
+
+      - ``"joint"`` (the default): joint learning (Wang et al., ICML 2019). An imputation
+        model of the same architecture predicts :math:`\tilde r_{ui}`, and after each step of
+        the prediction model it takes a step on
+        :math:`\sum_B w (e - \hat e)^2 / \sum_B w` with :math:`\hat r` held fixed (the
+        paper's weighted squared error of the imputed errors, self-normalised within the batch:
+        with the plain sum a single tiny propensity made the imputation diverge);
+      - ``"fixed"``: DR with an imputation fixed before training (as in Dudik et al., 2011, and
+        Saito, 2020): every pair's pseudo-rating is the SNIPS estimate of the mean rating over
+        all pairs (:func:`snips_estimate` of the observed ratings, same ``clip``), stored in
+        ``imputed_rating_``. No second network is trained, so the objective is fixed once the
+        data and the weights are; it varies less across training seeds than the joint version.
+
+      Because :math:`\hat e` depends on :math:`\hat r`, the unobserved pairs pull the
+      predictions toward the pseudo-ratings; an imputed error that did not depend on the
+      prediction model would leave only the IPS gradient.
 
     Predictions are the network's output plus 3 (the middle of the 1-5 scale) and are
     clipped to [1, 5] by :meth:`predict`.
@@ -432,6 +445,8 @@ class DebiasedRecommender:
         Adam's learning rate and L2 penalty, for the prediction and the imputation model.
     n_sampled : int
         DR only: pairs drawn from all of D per observed rating in a batch.
+    imputation : {"joint", "fixed"}
+        DR only: where the pseudo-ratings come from (see above); ignored by the other methods.
     random_state : int, numpy Generator or None
     verbose : bool
         Show a progress bar.
@@ -441,7 +456,8 @@ class DebiasedRecommender:
     Attributes
     ----------
     model_ : torch.nn.Module
-    imputation_model_ : torch.nn.Module or None (DR only)
+    imputation_model_ : torch.nn.Module or None (joint DR only)
+    imputed_rating_ : float or None (fixed DR only): the pseudo-rating of every pair
     history_ : pandas.DataFrame, one row per epoch: ``train_loss``
     n_users_, n_items_ : int
 
@@ -458,7 +474,8 @@ class DebiasedRecommender:
 
     def __init__(self, method: str = "naive", model: str = "mf", *, clip: float | None = 0.01, dim: int = 16,
                  epochs: int = 30, batch_size: int = 256, lr: float = 0.01, weight_decay: float = 1e-4,
-                 n_sampled: int = 4, random_state=0, verbose: bool = False, n_threads: int = 1):
+                 n_sampled: int = 4, imputation: str = "joint", random_state=0, verbose: bool = False,
+                 n_threads: int = 1):
         self.method = method
         self.model = model
         self.clip = clip
@@ -468,18 +485,22 @@ class DebiasedRecommender:
         self.lr = lr
         self.weight_decay = weight_decay
         self.n_sampled = n_sampled
+        self.imputation = imputation
         self.random_state = random_state
         self.verbose = verbose
         self.n_threads = n_threads
 
     def __repr__(self) -> str:
-        return f"DebiasedRecommender(method={self.method!r}, model={self.model!r}, clip={self.clip})"
+        dr = f", imputation={self.imputation!r}" if self.method == "dr" else ""
+        return f"DebiasedRecommender(method={self.method!r}, model={self.model!r}, clip={self.clip}{dr})"
 
     def _check_params(self):
         if not isinstance(self.method, str) or self.method not in METHODS:
             raise ValueError(f"method must be one of {sorted(METHODS)}, got {self.method!r}")
         if not isinstance(self.model, str) or self.model not in RATING_MODELS:
             raise ValueError(f"model must be one of {sorted(RATING_MODELS)}, got {self.model!r}")
+        if not isinstance(self.imputation, str) or self.imputation not in IMPUTATIONS:
+            raise ValueError(f"imputation must be one of {list(IMPUTATIONS)}, got {self.imputation!r}")
         if self.clip is not None:
             check_fraction(self.clip, "clip", inclusive=(False, True))
         for name in ("dim", "epochs", "batch_size", "n_sampled", "n_threads"):
@@ -530,23 +551,30 @@ class DebiasedRecommender:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = RATING_MODELS[self.model](n_users, n_items, self.dim)
-            imputation = RATING_MODELS[self.model](n_users, n_items, self.dim) if self.method == "dr" else None
+            joint = self.method == "dr" and self.imputation == "joint"
+            imputation = RATING_MODELS[self.model](n_users, n_items, self.dim) if joint else None
+        imputed_rating = None
+        if self.method == "dr" and self.imputation == "fixed":
+            rated = ratings[schema.RATING].to_numpy(dtype=float)
+            imputed_rating = float(np.sum(weights * rated) / np.sum(weights))   # SNIPS mean rating
         data = (torch.from_numpy(users), torch.from_numpy(items),
                 torch.from_numpy(ratings[schema.RATING].to_numpy(dtype=np.float32)),
                 torch.from_numpy(weights.astype(np.float32)))
         threads_before = torch.get_num_threads()
         torch.set_num_threads(self.n_threads)
         try:
-            history = self._train(model, imputation, data, len(ratings) / n_total, n_users, n_items, seed)
+            history = self._train(model, imputation, imputed_rating, data, len(ratings) / n_total, n_users,
+                                  n_items, seed)
         finally:
             torch.set_num_threads(threads_before)
         self.model_ = model.eval()
         self.imputation_model_ = None if imputation is None else imputation.eval()
+        self.imputed_rating_ = imputed_rating
         self.history_ = history
         self.n_users_, self.n_items_ = n_users, n_items
         return self
 
-    def _train(self, model, imputation, data, scale, n_users, n_items, seed) -> pd.DataFrame:
+    def _train(self, model, imputation, imputed_rating, data, scale, n_users, n_items, seed) -> pd.DataFrame:
         loss_fn = METHODS[self.method]
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         imp_optimizer = (None if imputation is None else
@@ -565,13 +593,17 @@ class DebiasedRecommender:
                 batch = _Batch(users[idx], items[idx], rating[idx], weight[idx], scale)
                 prediction = model(batch.users, batch.items) + _OFFSET
                 extra = None
-                if imputation is not None:
+                if self.method == "dr":
                     m = len(idx) * self.n_sampled
                     su = torch.randint(0, n_users, (m,), generator=generator)
                     si = torch.randint(0, n_items, (m,), generator=generator)
-                    with torch.no_grad():
-                        imputed_obs = imputation(batch.users, batch.items) + _OFFSET
-                        imputed_sampled = imputation(su, si) + _OFFSET
+                    if imputation is None:          # fixed: the same pseudo-rating for every pair
+                        imputed_obs = torch.full_like(batch.rating, imputed_rating)
+                        imputed_sampled = torch.full((m,), imputed_rating)
+                    else:
+                        with torch.no_grad():
+                            imputed_obs = imputation(batch.users, batch.items) + _OFFSET
+                            imputed_sampled = imputation(su, si) + _OFFSET
                     extra = (imputed_obs, model(su, si) + _OFFSET, imputed_sampled)
                 loss = loss_fn(prediction, batch, extra)
                 optimizer.zero_grad(set_to_none=True)
