@@ -48,7 +48,7 @@ PUBLISHED = {
     "ips": {"mse": 1.093, "mae": 0.860},
 }
 METHODS = ("naive", "ips", "ips_estimated", "snips", "dr")
-GRID = {"dim": (4, 16), "weight_decay": (3e-4, 1e-3, 3e-3)}
+GRID = {"dim": (4, 16), "weight_decay": (3e-4, 1e-3, 3e-3, 1e-2)}
 QUICK_GRID = {"dim": (4,), "weight_decay": (1e-3,)}
 SEEDS = (0, 1, 2, 3, 4)
 CLIP = 0.01          # propensities below are raised to it: weights at most 100
