@@ -366,6 +366,19 @@ def load_coat(path=None, download: bool = False, *, verify: bool = True, verbose
     RatingsData
         ``interactions`` = train (``user_id, item_id, rating``), ``randomized`` = test,
         ``propensity`` = the shipped propensity of each train rating.
+
+    Examples
+    --------
+    Files in Coat's layout (here written from the Coat-shaped simulated world; the real
+    files go in ``data/external/coat``):
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     data = load_coat(write_coat(coat_like(random_state=0), folder), verify=False)
+    >>> data
+    RatingsData('coat', n_users=290, n_items=300, logged=6960, randomized=4640)
+    >>> data.truth is None
+    True
     """
     folder = _find_folder("coat", path, "CAUSALREC_COAT", "train.ascii")
     if folder is None and path is not None:
