@@ -470,6 +470,13 @@ class DebiasedRecommender:
     >>> pred = model.predict([0, 1], [3, 4])
     >>> pred.shape, bool(((pred >= 1) & (pred <= 5)).all())
     ((2,), True)
+
+    DR with a fixed imputation imputes the SNIPS mean rating, far below the logged mean:
+
+    >>> dr = DebiasedRecommender(method="dr", imputation="fixed", clip=0.01, epochs=1)
+    >>> dr = dr.fit(ratings, propensity=ratings["propensity"], n_users=100, n_items=50)
+    >>> dr.imputation_model_ is None, bool(dr.imputed_rating_ < ratings["rating"].mean() - 0.5)
+    (True, True)
     """
 
     def __init__(self, method: str = "naive", model: str = "mf", *, clip: float | None = 0.01, dim: int = 16,
@@ -665,7 +672,8 @@ def compare_methods(ratings: pd.DataFrame, propensity, test: pd.DataFrame, *, me
                     **params) -> pd.DataFrame:
     """Fit :class:`DebiasedRecommender` for every method, model and seed; evaluate each on ``test``.
 
-    ``params`` are passed to :class:`DebiasedRecommender` (unknown names raise TypeError).
+    ``params`` are passed to :class:`DebiasedRecommender` (unknown names raise TypeError),
+    e.g. ``imputation="fixed"`` for DR with a fixed imputation (ignored by the other methods).
 
     Returns
     -------
