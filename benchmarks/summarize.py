@@ -31,7 +31,7 @@ def _machine(result) -> str:
     m = result.get("machine", {})
     load = m.get("load_average_1_5_15") or m.get("load_average_at_end") or m.get("load_average_1_5_15_after")
     parts = [f"{m.get('cores', '?')} cores", f"torch {m['torch']}" if "torch" in m else None,
-             f"{m['torch_default_threads']} torch threads" if "torch_default_threads" in m else None,
+             f"torch threads {m['torch_default_threads']}" if "torch_default_threads" in m else None,
              f"load average {', '.join(f'{x:.1f}' for x in load)}" if load else None,
              m.get("date_utc") or result.get("date")]
     return "Machine: " + "; ".join(p for p in parts if p) + "."
