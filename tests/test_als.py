@@ -147,6 +147,10 @@ def test_bad_ratings_are_named():
         ALSMatrixFactorization(verbose=False).fit(ratings, n_items=10)
     with pytest.raises(ValueError, match="n_users must be >= 1"):
         ALSMatrixFactorization(verbose=False).fit(ratings, n_users=0)
+    with pytest.raises(TypeError, match="n_items must be an integer"):
+        ALSMatrixFactorization(verbose=False).fit(ratings, n_items=30.5)
+    with pytest.raises(TypeError, match="target must be a column name"):
+        ALSMatrixFactorization(verbose=False).fit(ratings, target=2)
     with pytest.raises(ValueError, match="column 'user_id' of validation holds ID 40, but n_users=40"):
         ALSMatrixFactorization(verbose=False).fit(ratings, 40, 30, validation=ratings.assign(user_id=40))
 
