@@ -20,7 +20,7 @@ from .simulate import simulate_shop
 __version__ = "0.1.0"
 
 _LAZY = {"preprocessing", "nn", "metrics", "recommend", "models", "training", "plotting",
-         "propensity", "debias", "explain", "causal", "compress", "pipeline", "cli"}
+         "propensity", "debias", "explain", "causal", "compress", "pipeline", "cli", "als"}
 
 __all__ = ["datasets", "exercises", "schema", "simulate", "load_default", "simulate_shop", *sorted(_LAZY)]
 
