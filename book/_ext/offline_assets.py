@@ -74,7 +74,21 @@ def _config_inited(app, config):
         config.html_static_path = list(config.html_static_path) + [str(static_root)]
 
 
+def _drop_repeated_scripts(app, pagename, templatename, context, doctree):
+    # With Sphinx 7.4 an inline script added after builder-inited appears twice in a page (we
+    # think once with filename None, once with ""); sphinx-thebe's `const THEBE_JS_URL` then throws
+    # a SyntaxError in the browser on every page (tests/test_site.py reports it).
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        key = (getattr(script, "filename", None) or "", tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"][:] = unique
+
+
 def setup(app):
     app.setup_extension("sphinx.ext.mathjax")
     app.connect("config-inited", _config_inited, priority=900)
+    app.connect("html-page-context", _drop_repeated_scripts, priority=1000)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
