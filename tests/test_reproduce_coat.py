@@ -15,7 +15,7 @@ import pytest
 from causalrec import datasets, schema
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "reproduce_coat.py"
-METHODS = ("naive", "ips", "ips_estimated", "snips", "dr")
+METHODS = ("naive", "ips", "ips_estimated", "snips", "dr", "dr_fixed")
 
 
 @pytest.fixture(scope="module")
