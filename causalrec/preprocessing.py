@@ -115,6 +115,13 @@ def _id_array(values, what: str) -> np.ndarray:
             return np.array([], dtype=str)
         is_str = np.fromiter((isinstance(v, str) for v in vals), dtype=bool, count=len(vals))
         if is_str.all():
+            # numpy's fixed-width strings drop trailing NUL characters ("a\x00" would become "a"
+            # and merge with it), so such IDs are refused rather than silently changed
+            nul = np.fromiter((v.endswith("\x00") for v in vals), dtype=bool, count=len(vals))
+            if nul.any():
+                raise ValueError(f"{what} holds string IDs ending in a NUL character ('\\x00') at row(s) "
+                                 f"{_labels(s.index, nul)}; they cannot be told apart from the same ID "
+                                 f"without it: strip or replace the NUL characters first")
             return vals.astype(str)
         is_int = np.fromiter((isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
                               for v in vals), dtype=bool, count=len(vals))
