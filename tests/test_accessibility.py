@@ -83,16 +83,33 @@ def _code_without_comments_and_strings(text):
     return re.sub(r"(\"\"\"|''')[\s\S]*?\1", "", text)
 
 
+def _local_plotting_functions(chapter):
+    """Names of functions a chapter defines whose body draws (a later call draws a figure too)."""
+    names = set()
+    for cell in _cells(chapter):
+        if cell["cell_type"] != "code":
+            continue
+        code = _code_without_comments_and_strings(_source(cell))
+        for match in re.finditer(r"^def (\w+)\(.*?(?=^\S|\Z)", code, re.M | re.S):
+            if FIGURE.search(match.group(0)) or DRAWING.search(match.group(0)):
+                names.add(match.group(1))
+    return names
+
+
 def figure_cells(chapter):
     """(index, source, markdown since the previous code cell) for each code cell that draws."""
     found, markdown = [], []
+    local = _local_plotting_functions(chapter)
     for index, cell in enumerate(_cells(chapter)):
         text = _source(cell)
         if cell["cell_type"] == "markdown":
             markdown.append(text)
             continue
         code = _code_without_comments_and_strings(text)
-        if FIGURE.search(code) or DRAWING.search(code) or any(f"{name}(" in code for name in (*HELPERS, *DIAGRAMS)):
+        calls_local = any(re.search(rf"(?<![\w.]){name}\(", code) and not re.search(rf"def {name}\(", code)
+                          for name in local)
+        if (FIGURE.search(code) or DRAWING.search(code) or calls_local
+                or any(f"{name}(" in code for name in (*HELPERS, *DIAGRAMS))):
             found.append((index, code, "\n".join(markdown)))
         markdown = []
     return found
