@@ -1176,6 +1176,15 @@ def _item_matrix(item_vectors, n_items: int) -> np.ndarray:
     return normalize(arr)                                         # unit rows: dot product = cosine
 
 
+def _scores_and_k(scores, k):
+    """The re-rankers' shared checks: a 2-D score matrix and a list length it can fill."""
+    work = _score_matrix(scores, "scores")
+    k = check_positive_int(k, "k")
+    if k > work.shape[1]:
+        raise ValueError(f"k={k} is larger than the number of items ({work.shape[1]} columns of scores)")
+    return work, k
+
+
 def rerank_mmr(scores, item_vectors, k, *, lambda_=0.5, n_candidates=None, exclude=None) -> TopK:
     r"""Diversify each list by maximal marginal relevance (Carbonell and Goldstein, 1998).
 
@@ -1224,11 +1233,8 @@ def rerank_mmr(scores, item_vectors, k, *, lambda_=0.5, n_candidates=None, exclu
     >>> rerank_mmr(scores, vectors, 2, lambda_=0.5).indices
     array([[0, 2]])
     """
-    work = _score_matrix(scores, "scores")
+    work, k = _scores_and_k(scores, k)
     n_rows, n_items = work.shape
-    k = check_positive_int(k, "k")
-    if k > n_items:
-        raise ValueError(f"k={k} is larger than the number of items ({n_items} columns of scores)")
     if isinstance(lambda_, bool) or not isinstance(lambda_, numbers.Real) or not 0 <= lambda_ <= 1:
         raise ValueError(f"lambda_ must be a number in [0, 1], got {lambda_!r}")
     n_candidates = n_items if n_candidates is None else check_positive_int(n_candidates, "n_candidates")
@@ -1308,11 +1314,8 @@ def rerank_exposure(scores, protected, k, *, min_share, exclude=None) -> TopK:
     >>> rerank_exposure(scores, tail, 3, min_share=0.2).indices   # the last slot is worth 0.23
     array([[0, 1, 3]])
     """
-    work = _score_matrix(scores, "scores")
+    work, k = _scores_and_k(scores, k)
     n_rows, n_items = work.shape
-    k = check_positive_int(k, "k")
-    if k > n_items:
-        raise ValueError(f"k={k} is larger than the number of items ({n_items} columns of scores)")
     if isinstance(min_share, bool) or not isinstance(min_share, numbers.Real) or not 0 <= min_share <= 1:
         raise ValueError(f"min_share must be a number in [0, 1], got {min_share!r}")
     group = _to_numpy(protected)
