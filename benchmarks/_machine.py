@@ -44,3 +44,13 @@ def machine(**extra) -> dict:
     info["load_average_1_5_15"] = load_average()
     info.update(extra)
     return info
+
+
+def write_json(path, result: dict) -> None:
+    """Write a benchmark's result as indented JSON (one trailing newline), creating its folder."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

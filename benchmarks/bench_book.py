@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from _machine import machine
+from _machine import machine, write_json
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 
@@ -71,8 +71,7 @@ def main(argv=None) -> int:
         "slowest": max(rows, key=lambda r: r["seconds_median"])["chapter"] if rows else None,
         "chapters": rows,
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_json(args.json, result)
     print(f"whole book: {total:.0f} s; wrote {args.json}")
     return 0
 

@@ -24,13 +24,12 @@ Writes benchmarks/results/dowhy.json. Target: every estimator under 5 s here
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from _machine import load_average, machine
+from _machine import load_average, machine, write_json
 
 TARGET_SECONDS = 5.0
 
@@ -99,8 +98,7 @@ def main(argv=None) -> int:
         "steps": rows,
         "machine": machine(load_average_1_5_15_before=load_before),
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_json(args.json, result)
     print(f"slowest estimator: {result['slowest_estimator']}; wrote {args.json}")
     return 0
 

@@ -35,7 +35,6 @@ Writes benchmarks/results/mf_peer.json. Target: ALS within 2x of Cornac.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -44,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _machine import load_average, machine
+from _machine import load_average, machine, write_json
 
 THRESHOLD = 0.92
 MARGIN = 0.005
@@ -328,8 +327,7 @@ def main(argv=None) -> int:
         "methods": rows,
         "machine": machine(torch_threads_used=1, load_average_1_5_15_before=load_before),
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_json(args.json, result)
     print(f"ALS / Cornac: {als_ratio if als_ratio is None else round(als_ratio, 2)}; wrote {args.json}")
     return 0
 

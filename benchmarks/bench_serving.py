@@ -27,13 +27,12 @@ Writes benchmarks/results/serving.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from _machine import load_average, machine
+from _machine import load_average, machine, write_json
 
 TARGET_SIZE_RATIO = 2.0
 TARGET_NDCG_CHANGE = 0.02
@@ -104,8 +103,7 @@ def main(argv=None) -> int:
         "machine": machine(quantized_engine=torch.backends.quantized.engine,
                            load_average_1_5_15_before=load_before),
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_json(args.json, result)
     for name, entry in models.items():
         print(name)
         print(pd.DataFrame(entry["versions"]).T.round(4).to_string())

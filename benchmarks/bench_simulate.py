@@ -8,14 +8,13 @@ Writes benchmarks/results/simulate.json. Quote medians: the machine is shared.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
-from _machine import load_average, machine
+from _machine import load_average, machine, write_json
 
 from causalrec.simulate import simulate_shop
 
@@ -68,8 +67,7 @@ def main(argv=None) -> int:
         "growth_exponent_time_vs_users": exponent_users,
         "sizes": rows,
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_json(args.json, result)
     print(f"growth exponent (time vs logged rows): {exponent_rows:.2f}; wrote {args.json}")
     return 0
 

@@ -35,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-from _machine import load_average, machine
+from _machine import load_average, machine, write_json
 
 TARGET_MF_SAMPLES_PER_SECOND = 1_000_000
 
@@ -236,8 +236,7 @@ def main(argv=None) -> int:
         "configs": rows,
         "end_to_end": fit,
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_json(args.json, result)
     print(f"MF at batch 4096: {mf_4096['samples_per_second_median']:,.0f} samples/s "
           f"(target {TARGET_MF_SAMPLES_PER_SECOND:,}); wrote {args.json}")
     return 0

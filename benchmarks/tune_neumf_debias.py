@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import time
 from pathlib import Path
 
 import causalrec as cr
-from _machine import machine
+from _machine import machine, write_json
 
 GRID = {"weight_decay": [0.02, 1e-3], "epochs": [10, 30], "clip": [3e-4, 3e-3]}
 FIXED = {"dim": 16, "batch_size": 512, "lr": 0.005}
@@ -51,7 +50,7 @@ def main(argv=None) -> int:
     result = {"benchmark": "NeuMF settings for chapter 09, chosen on held-out randomized users",
               "grid": GRID, "fixed": FIXED, "seed": args.seed, "best": best, "runs": rows,
               "seconds": time.perf_counter() - start, "machine": machine()}
-    Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_json(args.json, result)
     for method, row in best.items():
         print(f"best {method}: weight_decay {row['weight_decay']}, epochs {row['epochs']}, clip {row['clip']}")
     return 0
