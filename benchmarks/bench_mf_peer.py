@@ -100,7 +100,7 @@ def load_ratings(movielens):
         return ratings, 943, 1682, "simulated (MovieLens 100K shape; benchmarks/bench_mf_peer.py:simulated_movielens, seed 0)"
     import causalrec as cr
 
-    data = cr.datasets.load_movielens_100k(movielens, verbose=False)
+    data = cr.load_movielens_100k(movielens, verbose=False)
     ratings = data.interactions[["user_id", "item_id", "rating"]].astype({"rating": float})
     return ratings, data.n_users, data.n_items, f"MovieLens 100K from {movielens}"
 

@@ -2,8 +2,8 @@
 
 For NeuMF (the chapter 13 model) and MF, trained on days 0-20 of the default
 world with the chapter's settings, this builds four versions with
-:mod:`causalrec.compress` (float32, int8, magnitude-pruned to 50% and 80%) and
-measures, with :func:`causalrec.compress.compression_report`:
+:mod:`causalrec.serve` (float32, int8, magnitude-pruned to 50% and 80%) and
+measures, with :func:`causalrec.serve.compression_report`:
 
 - the state dict's size in bytes (saved into memory);
 - NDCG@10 on the randomized slice, and its change relative to float32;
@@ -13,7 +13,7 @@ measures, with :func:`causalrec.compress.compression_report`:
 The latency table is measured ``--repeats`` times (``--requests`` timed
 requests each) and the medians over repeats are reported: the machine may be
 shared, so the load average is recorded too. It also times one streaming
-update (:func:`causalrec.compress.incremental_update`, days 21-23, one epoch)
+update (:func:`causalrec.serve.incremental_update`, days 21-23, one epoch)
 against a full retrain on days 0-23 (medians of ``--repeats`` runs each).
 
 Targets: the int8 model at least 2x smaller than float32 with NDCG@10 within
@@ -61,21 +61,21 @@ def main(argv=None) -> int:
     new = log[log[schema.DAY].between(21, 23)]
     models = {}
     for name in ("neumf", "mf"):
-        rec = cr.training.Recommender(name, **SETTINGS).fit(old, items=world.items)
-        versions = {"float32": rec, "int8": cr.compress.quantize(rec),
-                    "pruned 50%": cr.compress.prune(rec, 0.5), "pruned 80%": cr.compress.prune(rec, 0.8)}
-        tables = [cr.compress.compression_report(versions, world.randomized, n_requests=args.requests,
+        rec = cr.Recommender(name, **SETTINGS).fit(old, items=world.items)
+        versions = {"float32": rec, "int8": cr.serve.quantize(rec),
+                    "pruned 50%": cr.serve.prune(rec, 0.5), "pruned 80%": cr.serve.prune(rec, 0.8)}
+        tables = [cr.serve.compression_report(versions, world.randomized, n_requests=args.requests,
                                                  random_state=r)
                   for r in range(args.repeats)]
         median = pd.concat(tables).groupby(level=0, sort=False).median()
 
         update_s, retrain_s = [], []
         for r in range(args.repeats):
-            update_s.append(cr.compress.incremental_update(rec, new, epochs=1, lr=3e-3, random_state=r).seconds)
+            update_s.append(cr.serve.incremental_update(rec, new, epochs=1, lr=3e-3, random_state=r).seconds)
             start = time.perf_counter()
-            cr.training.Recommender(name, **SETTINGS).fit(log[log[schema.DAY] <= 23], items=world.items)
+            cr.Recommender(name, **SETTINGS).fit(log[log[schema.DAY] <= 23], items=world.items)
             retrain_s.append(time.perf_counter() - start)
-        update = cr.compress.incremental_update(rec, new, epochs=1, lr=3e-3, random_state=0)
+        update = cr.serve.incremental_update(rec, new, epochs=1, lr=3e-3, random_state=0)
         models[name] = {
             "versions": {v: {k: float(x) for k, x in row.items()} for v, row in median.iterrows()},
             "streaming_update": {"events": update.n_events, "loss_before": update.loss_before,

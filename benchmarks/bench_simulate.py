@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from _machine import load_average, machine, write_json
 
-from causalrec.simulate import simulate_shop
+from causalrec.data.simulate import simulate_shop
 
 SIZES = [(1_000, 300), (3_000, 1_000), (10_000, 2_000), (30_000, 5_000), (100_000, 5_000)]
 

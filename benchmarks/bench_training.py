@@ -1,7 +1,7 @@
 """Training throughput of the three models, against a plain torch reference loop.
 
 For MF, NeuMF and the multimodal model, at batch sizes 1024 and 4096, this
-measures samples (training rows) per second of :func:`causalrec.training.train_model`
+measures samples (training rows) per second of :func:`causalrec.recommenders.train_model`
 (BCE on ``purchased``, no validation set, so it is the batch loop itself: a
 fresh permutation per epoch, sliced batches, ID checks, Adam) and divides it by
 the throughput of a *reference loop* run in the same process: a minimal MF
@@ -63,7 +63,7 @@ def _data(n_rows: int):
 
     import causalrec as cr
     from causalrec import schema
-    from causalrec.training import TrainingData
+    from causalrec.recommenders import TrainingData
 
     world = cr.load_default()
     log = world.interactions
@@ -78,7 +78,7 @@ def _build(model_name: str, world, seed: int = 0):
     import torch
 
     from causalrec.models import MatrixFactorization, MultimodalRecommender, NeuMF
-    from causalrec.preprocessing import TextVectorizer, normalize_images
+    from causalrec.prep import TextVectorizer, normalize_images
 
     torch.manual_seed(seed)
     if model_name == "mf":
@@ -130,7 +130,7 @@ def worker(model_name: str, batch_size: int, threads: int, n_rows: int, repeats:
     """One configuration, in this (fresh) process: our loop, the reference loop, peak memory."""
     import torch
 
-    from causalrec.training import train_model
+    from causalrec.recommenders import train_model
 
     torch.set_num_threads(threads)
     world, data = _data(n_rows)
@@ -173,7 +173,7 @@ def worker(model_name: str, batch_size: int, threads: int, n_rows: int, repeats:
 def end_to_end(n_repeats: int) -> dict:
     """Recommender.fit on the default world (validation split, evaluation each epoch)."""
     import causalrec as cr
-    from causalrec.training import Recommender
+    from causalrec.recommenders import Recommender
 
     world = cr.load_default()
     Recommender(epochs=1, verbose=False).fit(world.interactions.head(1000))  # warm-up

@@ -64,7 +64,7 @@ def estimated_propensities(data) -> tuple[np.ndarray, float]:
     (main effects of the one-hot features only). Returns the train ratings' propensities and the
     correlation of the estimate with the truth over all pairs (NaN on real data).
     """
-    pairs = cr.datasets.all_pairs(data)
+    pairs = cr.all_pairs(data)
     features = [c for c in pairs.columns if c not in (schema.USER, schema.ITEM, "rated")]
     model = cr.propensity.LogisticPropensity(features=features, treatment="rated", random_state=0).fit(pairs)
     p_all = model.predict(pairs).reshape(data.n_users, data.n_items)
@@ -186,16 +186,16 @@ def run_movielens(data, *, seeds=SEEDS, epochs=20, k=10) -> dict:
         return {f"ndcg@{k}": cr.metrics.ndcg_at_k(recommendations, relevant[[schema.USER, schema.ITEM]], k=k),
                 f"recall@{k}": cr.metrics.recall_at_k(recommendations, relevant[[schema.USER, schema.ITEM]], k=k)}
 
-    popularity = cr.recommend.PopularityRecommender(positive="liked").fit(positives, n_users=data.n_users,
+    popularity = cr.PopularityRecommender(positive="liked").fit(positives, n_users=data.n_users,
                                                                            n_items=n_items)
-    results = {"popularity": score(cr.recommend.recommend(popularity.score_items, users, n_items, k, seen=seen))}
+    results = {"popularity": score(cr.ranking(popularity.score_items, users, n_items, k, seen=seen))}
     for name in ("mf", "neumf"):
         runs = []
         for seed in seeds:
-            model = cr.training.Recommender(name, dim=32, loss="bpr", epochs=epochs, batch_size=1024,
+            model = cr.Recommender(name, dim=32, loss="bpr", epochs=epochs, batch_size=1024,
                                             validation_fraction=0, patience=None, random_state=seed,
                                             verbose=False).fit(positives, target="liked", items=data.items)
-            runs.append(score(cr.recommend.recommend(model.score_items, users, n_items, k, seen=seen)))
+            runs.append(score(cr.ranking(model.score_items, users, n_items, k, seen=seen)))
         results[name] = {m: round(float(np.mean([r[m] for r in runs])), 4) for m in runs[0]}
         results[name].update({f"{m}_std": round(float(np.std([r[m] for r in runs])), 4) for m in runs[0]})
     results["popularity"] = {m: round(float(v), 4) for m, v in results["popularity"].items()}
@@ -239,17 +239,17 @@ def main(argv=None) -> dict:
     output = {"published": PUBLISHED, "seeds": list(seeds), "epochs": epochs, "grid": grid,
               "clip": CLIP, "validation_fraction": VALIDATION_FRACTION}
     if args.coat is not None:
-        data = cr.datasets.load_coat(args.coat, verify=not args.no_verify)
+        data = cr.load_coat(args.coat, verify=not args.no_verify)
         output["coat"] = run_coat(data, seeds=seeds, grid=grid, epochs=epochs)
     if args.simulated or args.coat is None:
-        data = cr.datasets.coat_like(random_state=0)
+        data = cr.coat_like(random_state=0)
         output["coat_simulated"] = run_coat(data, seeds=seeds, grid=grid, epochs=epochs)
         output["coat_simulated"]["note"] = (
-            "A simulated world of Coat's exact shape (cr.datasets.coat_like(random_state=0)), not the real "
+            "A simulated world of Coat's exact shape (cr.coat_like(random_state=0)), not the real "
             "Coat data: the published numbers are for real Coat and are shown for scale only; the "
             "'ips' row uses the true propensities.")
     if args.movielens is not None:
-        data = cr.datasets.load_movielens_100k(args.movielens, verify=not args.no_verify)
+        data = cr.load_movielens_100k(args.movielens, verify=not args.no_verify)
         output["movielens"] = run_movielens(data, seeds=seeds, epochs=3 if args.quick else 20)
     output["command"] = "python benchmarks/reproduce_coat.py " + " ".join(shlex.quote(a) for a in
                                                                        (sys.argv[1:] if argv is None else argv))

@@ -20,7 +20,7 @@ users or items.
 The price of the speed: ALS needs a squared loss and the whole rating table
 in memory at every sweep. Losses such as BCE or BPR, sampled negatives,
 minibatches that stream from disk and deep models have no closed-form step;
-they are trained by gradient descent (:mod:`causalrec.training`).
+they are trained by gradient descent (:mod:`causalrec.recommenders`).
 
 The penalty follows Zhou et al. (2008): ``reg`` times the number of ratings
 of the user (or item) on the diagonal, so that heavy and light users are
@@ -43,8 +43,8 @@ import torch
 from sklearn.base import BaseEstimator
 
 from . import schema
-from ._progress import progress_bar
-from ._validation import check_dataframe, check_id_column, check_numeric_column, check_positive_int, seed_from
+from ._checks import progress_bar
+from ._checks import check_dataframe, check_id_column, check_numeric_column, check_positive_int, seed_from
 
 __all__ = ["ALSMatrixFactorization"]
 

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from ._validation import check_dataframe, check_fraction, check_positive_int, check_random_state
+from ._checks import check_dataframe, check_fraction, check_positive_int, check_random_state
 
 __all__ = [
     "ESTIMATORS", "REFUTERS", "LOG_POPULARITY",

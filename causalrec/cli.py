@@ -395,9 +395,9 @@ def load_data(data: dict):
     ... # doctest: +ELLIPSIS
     ShopWorld(n_users=30, n_items=12, logged=..., randomized=..., true ATE=...)
     """
-    from . import datasets
+    from .data import load as datasets
     from .pipeline import strip_causal_information
-    from .simulate import simulate_shop
+    from .data.simulate import simulate_shop
 
     source = data["source"]
     if source == "default":
@@ -444,7 +444,7 @@ def _figures(pipe, report, effect) -> dict:
     import numpy as np
 
     from . import schema
-    from .plotting import PALETTE
+    from .plots import PALETTE
 
     figures = {}
 
@@ -595,7 +595,7 @@ def run(config: dict, out, *, force: bool = False, verbose: bool = True) -> dict
     >>> json.loads((out / "metrics.json").read_text())["metrics"] == payload["metrics"]
     True
     """
-    from ._progress import progress_bar
+    from ._checks import progress_bar
     from .pipeline import Pipeline, exposure_effect
 
     out = _check_out(out, force)
@@ -722,7 +722,7 @@ def evaluate_recommendations(recs, world, *, k: int = 10, relevant_rating: int =
     import numpy as np
 
     from . import schema
-    from ._validation import check_positive_int
+    from ._checks import check_positive_int
     from .metrics import catalogue_coverage, evaluate_ranking, mean_popularity
 
     k = check_positive_int(k, "k")
@@ -847,8 +847,8 @@ def _evaluate(args) -> int:
 
 
 def _simulate(args) -> int:
-    from .datasets import DEFAULT_WORLD, save_world
-    from .simulate import simulate_shop
+    from .data.load import DEFAULT_WORLD, save_world
+    from .data.simulate import simulate_shop
 
     started = time.perf_counter()
     world = simulate_shop(n_users=args.users, n_items=args.items, random_state=args.seed)
@@ -881,7 +881,7 @@ def _config_epilog() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``causalrec`` and its four subcommands."""
-    from .datasets import DEFAULT_WORLD
+    from .data.load import DEFAULT_WORLD
 
     parser = argparse.ArgumentParser(prog="causalrec", description="Causal inference for recommender systems.")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -37,8 +37,8 @@ import pandas as pd
 import torch
 
 from . import schema
-from ._progress import progress_bar
-from ._validation import (check_dataframe, check_finite_1d, check_fraction, check_id_column,
+from ._checks import progress_bar
+from ._checks import (check_dataframe, check_finite_1d, check_fraction, check_id_column,
                           check_numeric_column, check_positive_int, check_random_state, seed_from)
 from .models import MatrixFactorization, NeuMF
 from .propensity import check_propensity, clip_propensity
@@ -295,7 +295,7 @@ def evaluation_estimator_study(predictor: Callable, *, seeds=range(20), n_users:
     pandas.DataFrame
         One row per seed (index ``seed``): ``naive, ips, snips, dr, randomized``.
     """
-    from .simulate import simulate_shop
+    from .data.simulate import simulate_shop
 
     if not callable(predictor):
         raise TypeError(f"predictor must be callable (world, users, items) -> ratings, got {type(predictor).__name__}")
@@ -401,7 +401,7 @@ class DebiasedRecommender:
     * ``"ips"``: :math:`\frac{|O|}{|D|}\frac{1}{B}\sum_B w e`, an unbiased estimate of the IPS
       loss :math:`\frac{1}{|D|}\sum_O e / p` (a sum divided by |D|, not a weighted mean);
     * ``"snips"``: :math:`\sum_B w e / \sum_B w`, self-normalised **within the batch** (what a
-      weighted-mean loss such as :func:`causalrec.training.mse_loss` with
+      weighted-mean loss such as :func:`causalrec.recommenders.mse_loss` with
       ``sample_weight = 1/p`` computes). Over the whole data set SNIPS and IPS differ only by
       the constant :math:`\frac{1}{|D|}\sum_O w`; per batch the normalisation also tames
       batches that contain one huge weight;

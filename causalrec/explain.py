@@ -52,7 +52,7 @@ import torch
 from torch import nn
 
 from . import schema
-from ._validation import check_positive_int, check_random_state, seed_from
+from ._checks import check_positive_int, check_random_state, seed_from
 
 __all__ = ["FeatureNet", "Importance", "shop_inputs", "train_feature_net", "predict_proba",
            "gradient_saliency", "integrated_gradients", "permutation_importance", "model_contrast",
@@ -230,7 +230,7 @@ def shop_inputs(world, data=None, *, blocks=SHOP_BLOCKS) -> dict[str, np.ndarray
 
     Parameters
     ----------
-    world : causalrec.simulate.ShopWorld
+    world : causalrec.data.simulate.ShopWorld
     data : pandas.DataFrame, optional
         Rows with ``user_id`` and ``item_id`` (and ``exposed`` when that block
         is asked for). Default: ``world.interactions``.
@@ -257,8 +257,8 @@ def shop_inputs(world, data=None, *, blocks=SHOP_BLOCKS) -> dict[str, np.ndarray
     >>> x["user"].shape == (len(world.interactions),), x["price"].shape[1]
     (True, 1)
     """
-    from ._validation import check_dataframe
-    from .preprocessing import TextVectorizer, normalize_images
+    from ._checks import check_dataframe
+    from .prep import TextVectorizer, normalize_images
 
     if isinstance(blocks, str):
         blocks = (blocks,)
@@ -343,8 +343,8 @@ def train_feature_net(inputs, target, *, id_sizes=None, dim: int = 8, hidden=(32
     >>> bool(net.train_loss_[-1] < net.train_loss_[0])
     True
     """
-    from ._progress import progress_bar
-    from ._validation import check_binary
+    from ._checks import progress_bar
+    from ._checks import check_binary
 
     if not isinstance(inputs, Mapping) or not inputs:
         raise ValueError("inputs must be a non-empty dict of block name -> array")
@@ -464,7 +464,7 @@ class Importance:
 
     def plot(self, ax=None, *, title=None, xlabel=None, color=None):
         """Horizontal bars of the mean importance per block with one-std error bars; returns the Axes."""
-        from .plotting import PALETTE, _axes
+        from .plots import PALETTE, _axes
 
         ax = _axes(ax, (6, 0.45 * len(self.blocks) + 1.2))
         frame = self.to_frame().iloc[::-1]
@@ -686,7 +686,7 @@ def permutation_importance(model, inputs, target, *, blocks=None, n_repeats: int
     n_repeats = check_positive_int(n_repeats, "n_repeats")
     name, score = _scorer(scoring)
     tensors, n = model.check_inputs(inputs)
-    from ._validation import check_binary
+    from ._checks import check_binary
 
     y = check_binary(np.asarray(target), "target")
     if y.shape != (n,):
@@ -758,7 +758,7 @@ def intervene(world, *, popularity=None, price=None) -> pd.DataFrame:
     """Expected outcomes of every logged pair when item popularity or price is *set* to new values.
 
     Applies ``do(popularity := ...)`` and/or ``do(price := ...)`` to the
-    structural equations of :mod:`causalrec.simulate` (steps 3 to 5 of its
+    structural equations of :mod:`causalrec.data.simulate` (steps 3 to 5 of its
     docstring) for the logged candidate pairs. Everything not downstream of
     the intervened variable is held fixed: the latent taste, attributes and
     quality, the production model's error (so ``policy_score`` moves only with
@@ -769,7 +769,7 @@ def intervene(world, *, popularity=None, price=None) -> pd.DataFrame:
 
     Parameters
     ----------
-    world : causalrec.simulate.ShopWorld
+    world : causalrec.data.simulate.ShopWorld
     popularity : array-like of non-negative numbers, shape (n_items,), optional
         The new popularity (past sales) of each item; default: unchanged.
     price : array-like of positive numbers, shape (n_items,), optional

@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from ._validation import (
+from ._checks import (
     check_binary,
     check_dataframe,
     check_finite_1d,

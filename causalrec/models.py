@@ -23,18 +23,18 @@ concatenation.
 
 Conventions
 -----------
-* IDs are integers ``0 .. n - 1`` (see :class:`causalrec.preprocessing.IdEncoder`),
+* IDs are integers ``0 .. n - 1`` (see :class:`causalrec.prep.IdEncoder`),
   given as 1-D tensors (or anything :func:`torch.as_tensor` accepts) of shape (B,).
 * Every model returns **raw scores** (logits): apply ``torch.sigmoid`` for a
   probability, or train with a loss that expects logits
-  (:mod:`causalrec.training`).
+  (:mod:`causalrec.recommenders`).
 * ``score_all(users)`` scores every catalogue item for each user, shape
   ``(B, n_items)``, for fast top-k lists.
 * Bad input (a wrong shape or dtype, an ID out of range) raises
   :class:`ValueError` naming the argument, shape or ID.
 
 Training loops, losses and the estimator that chapters use live in
-:mod:`causalrec.training`.
+:mod:`causalrec.recommenders`.
 """
 
 from __future__ import annotations
@@ -419,11 +419,11 @@ class MultimodalRecommender(nn.Module):
         Sizes of the user ID table and of the catalogue.
     images : tensor or array of float, shape (n_items, 1, H, W), optional
         The catalogue's images, standardized (see
-        :func:`causalrec.preprocessing.normalize_images`); ``H, W >= 2 * pooled_size``.
+        :func:`causalrec.prep.normalize_images`); ``H, W >= 2 * pooled_size``.
         None: no image tower.
     text : tensor or array of float, shape (n_items, vocabulary_size), optional
         The catalogue's text vectors (TF-IDF or counts, see
-        :class:`causalrec.preprocessing.TextVectorizer`). None: no text tower.
+        :class:`causalrec.prep.TextVectorizer`). None: no text tower.
     dim : int
         Length of the user and item vectors.
     use_item_ids : bool

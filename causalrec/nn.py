@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._validation import check_positive_int
+from ._checks import check_positive_int
 
 __all__ = [
     "relu",

@@ -4,14 +4,14 @@ The source article draws a recommender as a flowchart: collect data,
 preprocess it, ask whether the data carries causal information, then either
 model causal relations or extract features, train a deep model, look at which
 inputs matter, and predict interest to recommend. This module runs those steps
-on a world (:class:`~causalrec.simulate.ShopWorld`, a real
-:class:`~causalrec.datasets.RatingsData`, or any object with ``users``,
+on a world (:class:`~causalrec.data.simulate.ShopWorld`, a real
+:class:`~causalrec.data.load.RatingsData`, or any object with ``users``,
 ``items`` and ``interactions``):
 
 1. **data**: :meth:`Pipeline.load` checks the input and summarises it;
 2. **preprocessing**: :meth:`Pipeline.preprocess` cleans the log
-   (:func:`~causalrec.preprocessing.clean_interactions`, with its
-   :class:`~causalrec.preprocessing.CleaningReport`) and splits it into a
+   (:func:`~causalrec.prep.clean_interactions`, with its
+   :class:`~causalrec.prep.CleaningReport`) and splits it into a
    training part and a held-out logged test part;
 3. **the branch**: :meth:`Pipeline.decide_branch` asks
    :func:`has_causal_information`: a randomized slice, known exposure
@@ -23,7 +23,7 @@ on a world (:class:`~causalrec.simulate.ShopWorld`, a real
 4. **features**: :meth:`Pipeline.extract_features`: TF-IDF vectors of the
    item descriptions and standardized images;
 5. **training**: :meth:`Pipeline.train` fits a
-   :class:`~causalrec.training.Recommender`, either *naive* (every logged
+   :class:`~causalrec.recommenders.Recommender`, either *naive* (every logged
    row alike) or with inverse propensity scoring (``debias="ips"``: only the
    rows whose outcome was observed, weighted by one over the known
    propensity, :func:`observation_propensity`);
@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from ._validation import check_fraction, check_positive_int, check_random_state
+from ._checks import check_fraction, check_positive_int, check_random_state
 
 __all__ = ["PipelineConfig", "BranchDecision", "Features", "PipelineReport", "Pipeline",
            "has_causal_information", "strip_causal_information", "run_pipeline",
@@ -90,7 +90,7 @@ class PipelineConfig:
     Parameters
     ----------
     model : {"mf", "neumf", "multimodal"}
-        The network (see :class:`~causalrec.training.Recommender`).
+        The network (see :class:`~causalrec.recommenders.Recommender`).
     loss : {"bce", "bpr", "softmax"}
     target : {"clicked", "purchased", "liked"}
         The logged 0/1 outcome the model learns. ``"liked"`` is derived from
@@ -194,7 +194,7 @@ class PipelineConfig:
 def strip_causal_information(world):
     """The same logs without the randomized slice, propensities or truth.
 
-    Returns a :class:`~causalrec.simulate.ShopWorld` (or a copy of the input's
+    Returns a :class:`~causalrec.data.simulate.ShopWorld` (or a copy of the input's
     class) with ``randomized=None`` and ``truth=None``, and without a
     ``propensity`` when the input had one. The logged columns are kept,
     except ``policy_score``: a logged policy score is how the shop chose what
@@ -217,7 +217,7 @@ def strip_causal_information(world):
         if "propensity" in names:
             changes["propensity"] = None
         return dataclasses.replace(world, **changes)
-    from .simulate import ShopWorld
+    from .data.simulate import ShopWorld
     return ShopWorld(users=world.users, items=world.items, images=getattr(world, "images", None),
                      config=dict(getattr(world, "config", {}) or {}), **changes)
 
@@ -554,7 +554,7 @@ class Pipeline:
             Also stored: ``clean_``, ``cleaning_``, ``train_`` and ``test_``
             (the held-out logged rows, ``config.test_size`` of them).
         """
-        from .preprocessing import clean_interactions, random_split, temporal_split
+        from .prep import clean_interactions, random_split, temporal_split
 
         world = self._require("world_", "load")
         start = time.perf_counter()
@@ -583,7 +583,7 @@ class Pipeline:
 
     def extract_features(self) -> Features:
         """Step 4, features: TF-IDF of the descriptions, standardized images (when present)."""
-        from .preprocessing import TextVectorizer, normalize_images
+        from .prep import TextVectorizer, normalize_images
 
         world = self._require("world_", "load")
         start = time.perf_counter()
@@ -601,8 +601,8 @@ class Pipeline:
         return self.features_
 
     def train(self):
-        """Step 5, training: fit a :class:`~causalrec.training.Recommender` on the training rows."""
-        from .training import Recommender
+        """Step 5, training: fit a :class:`~causalrec.recommenders.Recommender` on the training rows."""
+        from .recommenders import Recommender
 
         train = self._require("train_", "preprocess")
         features = self._require("features_", "extract_features")
@@ -644,7 +644,7 @@ class Pipeline:
         """
         import torch
 
-        from .training import _select
+        from .recommenders import _select
 
         net = self.model_.model_
         u, i = torch.as_tensor(users), torch.as_tensor(items)
@@ -748,7 +748,7 @@ class Pipeline:
         pandas.DataFrame
             ``user_id, item_id, score, rank``.
         """
-        from .recommend import recommend
+        from .ranking import recommend
 
         model = self._require("model_", "train")
         start = time.perf_counter()
@@ -806,7 +806,7 @@ class Pipeline:
                  self.train, self.importance, self.predict, self.recommend, self.evaluate]
         self.timings_ = {}
         if self.verbose:
-            from ._progress import progress_bar
+            from ._checks import progress_bar
             bar = progress_bar(total=len(steps), desc="pipeline", unit="step")
         for name, step in zip(STEPS, steps):
             if self.verbose:

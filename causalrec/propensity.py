@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from ._validation import check_binary, check_dataframe, check_fraction, check_positive_int, seed_from
+from ._checks import check_binary, check_dataframe, check_fraction, check_positive_int, seed_from
 
 __all__ = ["check_propensity", "clip_propensity", "inverse_propensity_weights",
            "PopularityPropensity", "LogisticPropensity", "NaiveBayesPropensity",

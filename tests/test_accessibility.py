@@ -39,10 +39,10 @@ DRAWING = re.compile(
 )
 # Package helpers that label their own axes (checked below from their source) ...
 HELPERS = {
-    "cr.plotting.plot_long_tail": lambda: cr.plotting.plot_long_tail,
-    "cr.plotting.plot_rate_by_bin": lambda: cr.plotting.plot_rate_by_bin,
-    "cr.plotting.plot_model_comparison": lambda: cr.plotting.plot_model_comparison,
-    "cr.plotting.plot_user_history": lambda: cr.plotting.plot_user_history,
+    "cr.plots.plot_long_tail": lambda: cr.plots.plot_long_tail,
+    "cr.plots.plot_rate_by_bin": lambda: cr.plots.plot_rate_by_bin,
+    "cr.plots.plot_model_comparison": lambda: cr.plots.plot_model_comparison,
+    "cr.plots.plot_user_history": lambda: cr.plots.plot_user_history,
     "cr.causal.plot_effects": lambda: cr.causal.plot_effects,
 }
 # ... the ``.plot`` method of results returned by these functions (checked the same way) ...
@@ -194,7 +194,7 @@ def test_the_audit_finds_figures_and_flags_what_is_missing(tmp_path):
          "source": "ax.imshow(grid, cmap='jet')  # ax.set(xlabel=..., ylabel=...)\n"},
         {"cell_type": "markdown", "metadata": {}, "source": "Alt text: bars.\n"},
         {"cell_type": "code", "metadata": {}, "outputs": [],
-         "source": "ax = cr.plotting.plot_model_comparison(results, 'AUC')\n"},
+         "source": "ax = cr.plots.plot_model_comparison(results, 'AUC')\n"},
     ]
     chapter = tmp_path / "99_test.ipynb"
     chapter.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))

@@ -101,7 +101,7 @@ def test_on_the_default_worlds_randomized_ratings_it_beats_the_mean_rating():
     # ratings asked at random (no self-selection), so a random split is a fair test
     world = cr.load_default()
     asked = world.randomized.dropna(subset=[schema.RATING])
-    train, test = cr.preprocessing.random_split(asked, test_size=0.2, random_state=0)
+    train, test = cr.prep.random_split(asked, test_size=0.2, random_state=0)
     als = ALSMatrixFactorization(dim=8, reg=0.3, n_sweeps=8, verbose=False).fit(train, world.n_users, world.n_items,
                                                                                 validation=test)
     mean_only = cr.metrics.rmse(test[schema.RATING], np.full(len(test), train[schema.RATING].mean()))

@@ -10,11 +10,11 @@ import pytest
 
 import causalrec as cr
 from causalrec import schema
-from causalrec.datasets import RatingsData
+from causalrec.data.load import RatingsData
 from causalrec.pipeline import (LIKED, PROPENSITY, STEPS, Pipeline, PipelineConfig, exposure_effect,
                                 has_causal_information, observation_propensity, run_pipeline,
                                 strip_causal_information)
-from causalrec.simulate import ShopWorld
+from causalrec.data.simulate import ShopWorld
 
 
 @pytest.fixture(scope="module")

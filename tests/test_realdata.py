@@ -9,7 +9,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from causalrec import _download, datasets, schema
+from causalrec import schema
+from causalrec.data import _download as _download
+from causalrec.data import load as datasets
 
 RNG = np.random.default_rng(0)
 N_USERS, N_ITEMS = 6, 8

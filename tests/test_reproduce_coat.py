@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from causalrec import datasets, schema
+from causalrec import schema
+from causalrec.data import load as datasets
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "reproduce_coat.py"
 METHODS = ("naive", "ips", "ips_estimated", "snips", "dr", "dr_fixed")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from causalrec import schema
-from causalrec.simulate import DEFAULT_PARAMS, ShopWorld, simulate_shop
+from causalrec.data.simulate import DEFAULT_PARAMS, ShopWorld, simulate_shop
 
 SEEDS = (0, 1, 2)
 

@@ -1,0 +1,1 @@
+"""Data: the simulated shop (:mod:`.simulate`), its container, and the loaders (:mod:`.load`)."""

@@ -1,0 +1,520 @@
+"""A simulated shop whose causal structure is known.
+
+Real logs never reveal the true effect of recommending an item, so the book's
+default data comes from a structural causal model (SCM) written here. Every
+mechanism below is explicit, and :class:`Truth` keeps the quantities a real
+shop could never observe: true relevance, true exposure propensities and the
+true effect of exposure on purchase.
+
+The generative story, in order (symbols as in the data card, ``data/README.md``):
+
+1. **Items** get a category, latent attributes ``v_i`` (close to their
+   category's centre), a latent quality ``q_i``, a price, and a popularity
+   (past sales) that rises with quality. Quality is never logged: popularity is
+   its visible shadow, which makes popularity a *confounder* below.
+   Each item also gets a short text description and a small grayscale image,
+   both generated from its category and attributes.
+2. **Users** get a taste vector ``t_u`` (close to a favourite category's
+   centre), an activity level, a price sensitivity and a group (0 or 1).
+3. **Relevance** ``rho_ui = sigmoid(a * t_u.v_i / sqrt(d) + b * q_i - s_u * log-price + c)``:
+   the probability that a user who examines the item clicks it. Popularity has
+   no effect on relevance.
+4. **Candidates**: each user's sessions consider a few random items. The shop's
+   production model gives each a ``policy_score`` (a noisy estimate of the
+   relevance logit, logged). The **logging policy** shows a candidate with
+   probability ``sigmoid(alpha0 + alpha1 * policy_score + alpha2 * popularity_z)``
+   (exposure bias) and ranks the shown items of a session by policy score.
+5. **Outcomes**: a shown item at position ``k`` is examined with probability
+   ``1 / k**eta`` (position bias); an examined item is clicked with probability
+   ``rho``; a click leads to a purchase with probability ``kappa_group``. Apart
+   from recommendations, users also buy *organically* with probability
+   ``omega * rho * (0.5 + popularity percentile)``, whether or not the item was
+   shown. A purchase is either.
+6. **Ratings** (1-5) follow relevance; a clicked item is rated with a probability
+   that grows with the rating itself (self-selection: missing not at random).
+7. A **randomized slice**: for every user, a few items drawn uniformly (never
+   among that user's candidates), each shown with probability 1/2 at a random
+   slot, and the user is asked to rate every one of them. It is the unbiased
+   yardstick, as in the Coat and Yahoo! R3 data sets.
+
+The effect of showing item ``i`` to user ``u`` (all else held fixed) is
+``tau_ui = (1 - organic_ui) * examine(position if shown) * rho_ui * kappa_group``;
+:attr:`Truth.ate` is its mean over the logged candidate pairs.
+
+Nothing here allocates a dense users x items array: memory and time grow with
+the number of logged pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from .._checks import check_fraction, check_positive_int, check_random_state
+
+__all__ = ["ShopWorld", "Truth", "simulate_shop", "DEFAULT_PARAMS", "CATEGORY_NAMES"]
+
+CATEGORY_NAMES = ("outerwear", "shoes", "bags", "watches", "lamps", "kitchen")
+
+_NOUNS = {
+    "outerwear": ("rain jacket", "parka", "windbreaker"),
+    "shoes": ("sneaker", "hiking boot", "loafer"),
+    "bags": ("backpack", "tote", "messenger bag"),
+    "watches": ("wristwatch", "sports watch", "pocket watch"),
+    "lamps": ("desk lamp", "floor lamp", "reading light"),
+    "kitchen": ("coffee mug", "teapot", "chef knife"),
+}
+# One pair of words per text-bearing attribute: (negative side, positive side).
+_ADJECTIVES = (("classic", "modern"), ("light", "sturdy"), ("plain", "colorful"), ("casual", "formal"))
+
+#: Structural parameters of the default world (documented in the data card).
+DEFAULT_PARAMS = {
+    "taste_weight": 0.8,        # a: weight of taste-attribute match in the relevance logit
+    "quality_weight": 0.5,      # b: weight of latent quality
+    "relevance_offset": -0.8,   # c
+    "policy_noise": 0.8,        # sd of the production model's error on the relevance logit
+    "alpha0": -0.4,             # exposure logit intercept
+    "alpha1": 0.7,              # exposure logit weight on policy_score
+    "alpha2": 0.7,              # exposure logit weight on standardized log popularity
+    "position_decay": 0.8,      # eta in examine(k) = 1 / k**eta
+    "kappa": (0.6, 0.3),        # P(purchase | click) for groups 0 and 1
+    "organic_rate": 0.25,       # omega
+    "rating_noise": 0.6,        # sd of the noise on the 1-5 rating scale
+    "rate_prob": (0.1, 0.15, 0.25, 0.4, 0.6),  # P(rate | clicked, rating = 1..5)
+    "group1_share": 0.4,
+    "session_size": 8,          # candidates per session
+}
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass
+class Truth:
+    """What the simulator knows and a real shop never could.
+
+    Attributes
+    ----------
+    dag : str
+        The causal graph as a DOT string (``digraph {...}``), usable as DoWhy's
+        ``graph`` argument. Nodes not in the logged data (``relevance``,
+        ``quality``) are latent.
+    propensity : numpy.ndarray, shape (n_logged,)
+        True probability that each logged candidate pair was exposed,
+        aligned with the rows of :attr:`ShopWorld.interactions`.
+    effect : numpy.ndarray, shape (n_logged,)
+        True effect of exposure on purchase probability for each logged pair.
+    relevance_logged, relevance_randomized : numpy.ndarray
+        True relevance (click probability when examined) of each row of the
+        logged and randomized tables.
+    rating_propensity : numpy.ndarray, shape (n_logged,)
+        True probability that each logged pair's rating was observed.
+    effect_randomized : numpy.ndarray, shape (n_randomized,)
+        True effect of exposure for each randomized pair.
+    ate : float
+        True average effect of exposure on purchase over logged candidate pairs.
+    ate_randomized : float
+        The same average over the randomized slice's pairs.
+    cate_by_group : pandas.Series
+        True average effect per user group (index: group).
+    user_taste, item_attributes, item_quality, price_sensitivity, log_price_centered
+        The latent factors, kept so :meth:`relevance_for` can score any pair.
+    params : dict
+        The structural parameters used.
+    """
+
+    dag: str
+    propensity: np.ndarray
+    effect: np.ndarray
+    relevance_logged: np.ndarray
+    relevance_randomized: np.ndarray
+    rating_propensity: np.ndarray
+    effect_randomized: np.ndarray
+    ate: float
+    ate_randomized: float
+    cate_by_group: pd.Series
+    user_taste: np.ndarray
+    item_attributes: np.ndarray
+    item_quality: np.ndarray
+    price_sensitivity: np.ndarray
+    log_price_centered: np.ndarray
+    params: dict = field(default_factory=dict)
+
+    #: Largest users x items matrix :attr:`relevance` will build (float64, 40 MB).
+    DENSE_LIMIT = 5_000_000
+
+    def relevance_for(self, users, items) -> np.ndarray:
+        """True relevance of the pairs ``(users[k], items[k])``.
+
+        Parameters
+        ----------
+        users, items : array-like of int, shape (n,)
+            Integer user and item IDs.
+
+        Returns
+        -------
+        numpy.ndarray of float, shape (n,), values in (0, 1).
+        """
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        if users.shape != items.shape:
+            raise ValueError(f"users and items must have the same shape, got {users.shape} and {items.shape}")
+        n_users, n_items = len(self.user_taste), len(self.item_attributes)
+        if users.size and (users.min() < 0 or users.max() >= n_users):
+            raise ValueError(f"user IDs must lie in [0, {n_users}), got range [{users.min()}, {users.max()}]")
+        if items.size and (items.min() < 0 or items.max() >= n_items):
+            raise ValueError(f"item IDs must lie in [0, {n_items}), got range [{items.min()}, {items.max()}]")
+        return _relevance(self.user_taste[users], self.item_attributes[items], self.item_quality[items],
+                          self.price_sensitivity[users], self.log_price_centered[items], self.params)
+
+    @property
+    def relevance(self) -> np.ndarray:
+        """Dense true relevance matrix, shape (n_users, n_items).
+
+        Built on access; refused for worlds above :attr:`DENSE_LIMIT` pairs
+        (use :meth:`relevance_for` there).
+        """
+        n_users, n_items = len(self.user_taste), len(self.item_attributes)
+        if n_users * n_items > self.DENSE_LIMIT:
+            raise ValueError(
+                f"a dense relevance matrix of {n_users} x {n_items} exceeds {self.DENSE_LIMIT:,} entries; "
+                "use truth.relevance_for(users, items) for the pairs you need"
+            )
+        users = np.repeat(np.arange(n_users), n_items)
+        items = np.tile(np.arange(n_items), n_users)
+        return self.relevance_for(users, items).reshape(n_users, n_items)
+
+
+@dataclass
+class ShopWorld:
+    """A simulated shop: what was logged, plus the truth behind it.
+
+    Attributes
+    ----------
+    users : pandas.DataFrame
+        One row per user: ``user_id, group, activity, price_sensitivity``.
+    items : pandas.DataFrame
+        One row per item: ``item_id, category, price, popularity, description``.
+    interactions : pandas.DataFrame
+        The logged candidate pairs: ``user_id, item_id, day, policy_score,
+        exposed, position`` (0 when not shown), ``clicked, purchased, rating``
+        (NaN when not given).
+    randomized : pandas.DataFrame
+        The randomized slice, same columns but ``policy_score``; ``rating`` is
+        always given there.
+    images : numpy.ndarray of float32, shape (n_items, size, size), values in [0, 1]
+        One grayscale image per item, row ``i`` for ``item_id == i``.
+    truth : Truth
+    config : dict
+        The arguments the world was generated with.
+    """
+
+    users: pd.DataFrame
+    items: pd.DataFrame
+    interactions: pd.DataFrame
+    randomized: pd.DataFrame
+    images: np.ndarray
+    truth: Truth
+    config: dict
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        randomized = 0 if self.randomized is None else len(self.randomized)
+        truth = "unknown" if self.truth is None else f"{self.truth.ate:.4f}"
+        return (f"ShopWorld(n_users={self.n_users}, n_items={self.n_items}, "
+                f"logged={len(self.interactions)}, randomized={randomized}, true ATE={truth})")
+
+
+def _relevance(taste, attributes, quality, sensitivity, log_price_c, params):
+    d = taste.shape[1]
+    logit = (params["taste_weight"] * np.einsum("nd,nd->n", taste, attributes) / np.sqrt(d)
+             + params["quality_weight"] * quality
+             - sensitivity * log_price_c
+             + params["relevance_offset"])
+    return _sigmoid(logit)
+
+
+def _causal_graph() -> str:
+    edges = [
+        ("quality", "popularity"), ("quality", "relevance"),
+        ("price", "relevance"), ("price_sensitivity", "relevance"),
+        ("relevance", "policy_score"),
+        ("policy_score", "exposed"), ("popularity", "exposed"),
+        ("exposed", "position"), ("policy_score", "position"),
+        ("exposed", "clicked"), ("position", "clicked"), ("relevance", "clicked"),
+        ("clicked", "purchased"), ("group", "purchased"),
+        ("relevance", "purchased"), ("popularity", "purchased"),
+        ("relevance", "rating"), ("clicked", "rating"),
+    ]
+    body = "; ".join(f"{a} -> {b}" for a, b in edges)
+    return "digraph { " + body + "; }"
+
+
+def _sample_pairs(rng, counts, n_items, exclude_keys=None):
+    """For user u, up to counts[u] distinct random items (no dense matrix).
+
+    Draws with replacement (with slack), drops repeats and excluded pairs, and
+    keeps the first ``counts[u]`` per user; returns (users, items) sorted by user.
+    """
+    counts = np.minimum(counts, n_items)
+    slack = np.ceil(counts * 1.5 + 5).astype(np.int64)
+    users = np.repeat(np.arange(len(counts)), slack)
+    items = rng.integers(0, n_items, size=len(users))
+    keys = users * n_items + items
+    _, first = np.unique(keys, return_index=True)
+    keep = np.zeros(len(keys), dtype=bool)
+    keep[first] = True
+    if exclude_keys is not None:
+        keep &= ~np.isin(keys, exclude_keys)
+    users, items = users[keep], items[keep]  # still in draw order, grouped by user
+    rank = np.arange(len(users)) - np.searchsorted(users, users, side="left")
+    take = rank < counts[users]
+    return users[take], items[take]
+
+
+def _describe_items(rng, category, attributes, price_z, nouns_choice):
+    texts = []
+    n_text_attrs = len(_ADJECTIVES)
+    # The text carries attributes 4..7 (the image carries 0..3) plus category and price.
+    p_positive = _sigmoid(2.5 * attributes[:, 4:4 + n_text_attrs])
+    positive = rng.random(p_positive.shape) < p_positive
+    shown = rng.random(p_positive.shape) < 0.8
+    for i in range(len(category)):
+        cat = CATEGORY_NAMES[category[i]]
+        words = [pair[int(pos)] for pair, pos, s in zip(_ADJECTIVES, positive[i], shown[i]) if s]
+        noun = _NOUNS[cat][nouns_choice[i]]
+        tier = "premium " if price_z[i] > 0.8 else ("budget " if price_z[i] < -0.8 else "")
+        lead = " ".join(words[:2])
+        tail = " and ".join(words[2:])
+        text = f"{tier}{lead} {noun}".strip().replace("  ", " ")
+        if tail:
+            text += f", {tail}"
+        texts.append(f"{text} ({cat})")
+    return texts
+
+
+def _draw_images(rng, category, attributes, size):
+    """Grayscale images: a category-specific pattern plus attribute-driven quadrant shading."""
+    n_cat = len(CATEGORY_NAMES)
+    yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
+    patterns = np.stack([
+        (np.sin(2 * np.pi * 3 * yy) > 0).astype(float),                # horizontal stripes
+        (np.sin(2 * np.pi * 3 * xx) > 0).astype(float),                # vertical stripes
+        (np.sin(2 * np.pi * 3 * (xx + yy) / 1.4) > 0).astype(float),   # diagonal stripes
+        (((xx - 0.5) ** 2 + (yy - 0.5) ** 2) < 0.12).astype(float),    # disc
+        ((np.abs(xx - 0.5) < 0.12) | (np.abs(yy - 0.5) < 0.12)).astype(float),  # cross
+        ((np.abs(xx - 0.5) > 0.3) | (np.abs(yy - 0.5) > 0.3)).astype(float),    # frame
+    ])[:n_cat]
+    half = size // 2
+    quadrants = np.zeros((4, size, size))
+    quadrants[0, :half, :half] = 1
+    quadrants[1, :half, half:] = 1
+    quadrants[2, half:, :half] = 1
+    quadrants[3, half:, half:] = 1
+    shade = _sigmoid(1.5 * attributes[:, :4])                           # (n_items, 4)
+    images = 0.55 * patterns[category] + 0.45 * np.einsum("nq,qhw->nhw", shade, quadrants)
+    images += rng.normal(0.0, 0.08, size=images.shape)
+    return np.clip(images, 0.0, 1.0).astype(np.float32)
+
+
+def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_user: int = 60,
+                  randomized_per_user: int = 10, n_days: int = 28, n_factors: int = 8,
+                  image_size: int = 16, params: dict | None = None,
+                  random_state=0) -> ShopWorld:
+    """Simulate a shop's logs together with their causal truth.
+
+    Parameters
+    ----------
+    n_users, n_items : int
+        Size of the world (at least 2 users and 10 items).
+    candidates_per_user : int
+        Mean number of logged candidate pairs per user (scaled by activity).
+    randomized_per_user : int
+        Items per user in the randomized slice (0 for none).
+    n_days : int
+        Length of the log; each session falls on a day in ``[0, n_days)``.
+    n_factors : int
+        Dimension of the latent taste and attribute vectors (at least 8: the
+        image carries attributes 0-3 and the text attributes 4-7).
+    image_size : int
+        Side of the square item images, in pixels (at least 8).
+    params : dict, optional
+        Overrides for :data:`DEFAULT_PARAMS` (unknown keys are an error).
+    random_state : int, numpy.random.Generator or None
+        Seed; the same seed gives the same world.
+
+    Returns
+    -------
+    ShopWorld
+
+    Examples
+    --------
+    >>> world = simulate_shop(n_users=50, n_items=40, random_state=1)
+    >>> world.interactions.columns.tolist()[:4]
+    ['user_id', 'item_id', 'day', 'policy_score']
+    >>> 0 < world.truth.ate < 1
+    True
+    """
+    n_users = check_positive_int(n_users, "n_users", minimum=2)
+    n_items = check_positive_int(n_items, "n_items", minimum=10)
+    candidates_per_user = check_positive_int(candidates_per_user, "candidates_per_user")
+    randomized_per_user = check_positive_int(randomized_per_user, "randomized_per_user", minimum=0)
+    n_days = check_positive_int(n_days, "n_days")
+    n_factors = check_positive_int(n_factors, "n_factors", minimum=8)
+    image_size = check_positive_int(image_size, "image_size", minimum=8)
+    p = dict(DEFAULT_PARAMS)
+    if params:
+        unknown = sorted(set(params) - set(DEFAULT_PARAMS))
+        if unknown:
+            raise ValueError(f"unknown simulation parameter(s) {unknown}; allowed: {sorted(DEFAULT_PARAMS)}")
+        p.update(params)
+    check_fraction(p["group1_share"], "params['group1_share']")
+    config = dict(n_users=n_users, n_items=n_items, candidates_per_user=candidates_per_user,
+                  randomized_per_user=randomized_per_user, n_days=n_days, n_factors=n_factors,
+                  image_size=image_size, params=p,
+                  random_state=random_state if isinstance(random_state, (int, np.integer)) else None)
+    rng = check_random_state(random_state)
+    n_cat = len(CATEGORY_NAMES)
+    d = n_factors
+
+    # 1. Items -----------------------------------------------------------------
+    centres = rng.normal(0.0, 1.0, size=(n_cat, d))
+    category = rng.integers(0, n_cat, size=n_items)
+    attributes = centres[category] + rng.normal(0.0, 0.6, size=(n_items, d))
+    quality = rng.normal(0.0, 1.0, size=n_items)
+    log_popularity = 3.0 + 0.8 * quality + rng.normal(0.0, 0.7, size=n_items)
+    popularity = rng.poisson(np.exp(log_popularity)).astype(np.int64)
+    base_log_price = np.linspace(np.log(15), np.log(120), n_cat)[rng.permutation(n_cat)]
+    log_price = base_log_price[category] + 0.25 * quality + rng.normal(0.0, 0.3, size=n_items)
+    price = np.round(np.exp(log_price), 2)
+    log_price_c = np.log(price) - np.log(price).mean()
+    price_z = (np.log(price) - np.log(price).mean()) / np.log(price).std()
+    nouns_choice = rng.integers(0, 3, size=n_items)
+    descriptions = _describe_items(rng, category, attributes, price_z, nouns_choice)
+    images = _draw_images(rng, category, attributes, image_size)
+    pop_log = np.log1p(popularity)
+    pop_z = (pop_log - pop_log.mean()) / pop_log.std()
+    pop_pct = (np.argsort(np.argsort(popularity, kind="stable"), kind="stable") + 0.5) / n_items
+
+    # 2. Users -----------------------------------------------------------------
+    favourite = rng.integers(0, n_cat, size=n_users)
+    taste = centres[favourite] + rng.normal(0.0, 0.8, size=(n_users, d))
+    activity = np.round(rng.lognormal(0.0, 0.5, size=n_users), 3)
+    sensitivity = np.round(rng.uniform(0.0, 1.0, size=n_users), 3)
+    group = (rng.random(n_users) < p["group1_share"]).astype(np.int64)
+
+    # 3-4. Candidates, policy score, exposure ---------------------------------------
+    counts = np.maximum(3, rng.poisson(candidates_per_user * activity / np.mean(activity)))
+    counts = np.minimum(counts, n_items)
+    u, i = _sample_pairs(rng, counts, n_items)
+    rho = _relevance(taste[u], attributes[i], quality[i], sensitivity[u], log_price_c[i], p)
+    logit = np.log(rho) - np.log1p(-rho)
+    policy_score = np.round(logit + rng.normal(0.0, p["policy_noise"], size=len(u)), 4)
+    propensity = _sigmoid(p["alpha0"] + p["alpha1"] * policy_score + p["alpha2"] * pop_z[i])
+    exposed = (rng.random(len(u)) < propensity).astype(np.int64)
+
+    # sessions of about session_size candidates; positions rank shown items by policy score
+    within = np.arange(len(u)) - np.searchsorted(u, u, side="left")
+    session_of_user = within // p["session_size"]
+    n_sessions = int(session_of_user.max()) + 1
+    session_key = u * n_sessions + session_of_user
+    unique_sessions, session_index = np.unique(session_key, return_inverse=True)
+    day = rng.integers(0, n_days, size=len(unique_sessions))[session_index]
+    order = np.lexsort((-policy_score, session_key))
+    shown_sorted = exposed[order]
+    cum = np.cumsum(shown_sorted)
+    start = np.searchsorted(session_key[order], session_key[order], side="left")
+    before = cum - shown_sorted - np.where(start > 0, cum[start - 1], 0)
+    position_if_shown = np.empty(len(u), dtype=np.int64)
+    position_if_shown[order] = 1 + before
+    examine_if_shown = position_if_shown.astype(float) ** -p["position_decay"]
+
+    # 5. Outcomes ----------------------------------------------------------------------
+    kappa = np.asarray(p["kappa"], dtype=float)[group[u]]
+    organic = np.clip(p["organic_rate"] * rho * (0.5 + pop_pct[i]), 0.0, 1.0)
+    effect = (1.0 - organic) * examine_if_shown * rho * kappa
+    examined = exposed.astype(bool) & (rng.random(len(u)) < examine_if_shown)
+    clicked = examined & (rng.random(len(u)) < rho)
+    bought_via_click = clicked & (rng.random(len(u)) < kappa)
+    bought_organic = rng.random(len(u)) < organic
+    purchased = bought_via_click | bought_organic
+
+    # 6. Ratings (MNAR) ----------------------------------------------------------------
+    rate_prob = np.asarray(p["rate_prob"], dtype=float)
+    true_rating = _draw_ratings(rng, rho, p["rating_noise"])
+    rated = clicked & (rng.random(len(u)) < rate_prob[true_rating - 1])
+    rating_propensity = propensity * examine_if_shown * rho * rate_prob[true_rating - 1]
+
+    interactions = pd.DataFrame({
+        schema.USER: u, schema.ITEM: i, schema.DAY: day, schema.POLICY_SCORE: policy_score,
+        schema.EXPOSED: exposed, schema.POSITION: np.where(exposed == 1, position_if_shown, 0),
+        schema.CLICKED: clicked.astype(np.int64), schema.PURCHASED: purchased.astype(np.int64),
+        schema.RATING: np.where(rated, true_rating, np.nan),
+    })
+    sort = np.lexsort((i, u, day))
+    interactions = interactions.iloc[sort].reset_index(drop=True)
+
+    # 7. Randomized slice ---------------------------------------------------------------
+    r_counts = np.full(n_users, min(randomized_per_user, n_items), dtype=np.int64)
+    ru, ri = _sample_pairs(rng, r_counts, n_items, exclude_keys=u * n_items + i)
+    r_rho = _relevance(taste[ru], attributes[ri], quality[ri], sensitivity[ru], log_price_c[ri], p)
+    r_exposed = (rng.random(len(ru)) < 0.5).astype(np.int64)
+    r_position_if_shown = rng.integers(1, 6, size=len(ru))
+    r_examine = r_position_if_shown.astype(float) ** -p["position_decay"]
+    r_kappa = np.asarray(p["kappa"], dtype=float)[group[ru]]
+    r_organic = np.clip(p["organic_rate"] * r_rho * (0.5 + pop_pct[ri]), 0.0, 1.0)
+    r_effect = (1.0 - r_organic) * r_examine * r_rho * r_kappa
+    r_clicked = r_exposed.astype(bool) & (rng.random(len(ru)) < r_examine) & (rng.random(len(ru)) < r_rho)
+    r_purchased = (r_clicked & (rng.random(len(ru)) < r_kappa)) | (rng.random(len(ru)) < r_organic)
+    r_rating = _draw_ratings(rng, r_rho, p["rating_noise"])
+    r_day = rng.integers(0, n_days, size=len(ru))
+    randomized = pd.DataFrame({
+        schema.USER: ru, schema.ITEM: ri, schema.DAY: r_day, schema.EXPOSED: r_exposed,
+        schema.POSITION: np.where(r_exposed == 1, r_position_if_shown, 0),
+        schema.CLICKED: r_clicked.astype(np.int64), schema.PURCHASED: r_purchased.astype(np.int64),
+        schema.RATING: r_rating.astype(float),
+    })
+    r_sort = np.lexsort((ri, ru, r_day))
+    randomized = randomized.iloc[r_sort].reset_index(drop=True)
+
+    users = pd.DataFrame({schema.USER: np.arange(n_users), schema.GROUP: group,
+                          schema.ACTIVITY: activity, schema.PRICE_SENSITIVITY: sensitivity})
+    items = pd.DataFrame({schema.ITEM: np.arange(n_items),
+                          schema.CATEGORY: np.asarray(CATEGORY_NAMES)[category],
+                          schema.PRICE: price, schema.POPULARITY: popularity,
+                          schema.DESCRIPTION: descriptions})
+
+    logged_group = group[u][sort]
+    effect_sorted = effect[sort]
+    cate = pd.Series(effect_sorted).groupby(logged_group).mean()
+    cate.index.name = schema.GROUP
+    cate.name = "true_effect"
+    truth = Truth(
+        dag=_causal_graph(),
+        propensity=propensity[sort], effect=effect_sorted,
+        relevance_logged=rho[sort], relevance_randomized=r_rho[r_sort],
+        rating_propensity=rating_propensity[sort], effect_randomized=r_effect[r_sort],
+        ate=float(effect.mean()), ate_randomized=float(r_effect.mean()) if len(ru) else float("nan"),
+        cate_by_group=cate,
+        user_taste=taste, item_attributes=attributes, item_quality=quality,
+        price_sensitivity=sensitivity, log_price_centered=log_price_c, params=p,
+    )
+    return ShopWorld(users=users, items=items, interactions=interactions, randomized=randomized,
+                     images=images, truth=truth, config=config)
+
+
+def _draw_ratings(rng, rho, noise_sd):
+    """Integer ratings 1-5 around 1 + 4 * rho."""
+    raw = 1.0 + 4.0 * rho + rng.normal(0.0, noise_sd, size=len(rho))
+    return np.clip(np.rint(raw), 1, 5).astype(np.int64)

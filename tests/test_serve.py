@@ -1,0 +1,239 @@
+"""causalrec.serve: int8 quantization, magnitude pruning, measurements, the streaming update.
+
+No test here is timed: latency targets are measured by benchmarks/bench_serving.py.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import causalrec as cr
+from causalrec import schema
+from causalrec.serve import (Int8Embedding, compression_report, incremental_update, model_size_bytes,
+                                prune, quantize, randomized_ndcg, serving_latency, sparsity)
+from causalrec.models import MatrixFactorization, MultimodalRecommender, NeuMF
+from causalrec.recommenders import Recommender
+
+
+@pytest.fixture(scope="module")
+def world():
+    return cr.load_default()
+
+
+@pytest.fixture(scope="module")
+def fitted(world):
+    """A small NeuMF trained on days 0-20 of the default world (a few seconds)."""
+    old = world.interactions[world.interactions[schema.DAY] <= 20]
+    return Recommender("neumf", dim=16, epochs=3, batch_size=2048, validation_fraction=0, random_state=0,
+                       verbose=False).fit(old, items=world.items)
+
+
+def _neumf(seed=0, **kwargs):
+    torch.manual_seed(seed)
+    return NeuMF(200, 50, dim=16, hidden=(32, 16, 8), **kwargs)
+
+
+# --------------------------------------------------------------------------- quantization
+def test_int8_embedding_error_bounded_by_half_a_step():
+    weight = torch.randn(40, 8, generator=torch.Generator().manual_seed(1))
+    table = Int8Embedding(weight)
+    assert table.codes.dtype == torch.int8 and table.codes.abs().max() == 127
+    error = (table.weight - weight).abs()
+    assert (error <= table.scales[:, None] / 2 + 1e-7).all()
+    ids = torch.tensor([3, 3, 39])
+    assert torch.equal(table(ids), table.weight[ids])
+
+
+def test_int8_embedding_all_zero_row_and_bad_input():
+    table = Int8Embedding(torch.zeros(2, 3))
+    assert torch.equal(table.weight, torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="2-D float tensor"):
+        Int8Embedding(torch.zeros(3))
+
+
+@pytest.mark.parametrize("build", [lambda: MatrixFactorization(200, 50, dim=16), _neumf])
+def test_quantized_model_smaller_and_close(build):
+    torch.manual_seed(0)
+    model = build()
+    small = quantize(model)
+    assert model_size_bytes(small) < model_size_bytes(model) / 2
+    users, items = torch.arange(200).repeat(5), torch.arange(50).repeat(20)
+    with torch.no_grad():
+        exact, approx = model(users, items), small(users, items)
+        assert np.corrcoef(exact.numpy(), approx.numpy())[0, 1] > 0.99
+        assert torch.allclose(model.score_all(torch.arange(5)), small.score_all(torch.arange(5)), atol=0.05)
+    # the original is untouched
+    assert isinstance(model.gmf_item if isinstance(model, NeuMF) else model.item_embedding, torch.nn.Embedding)
+
+
+def test_quantize_multimodal_keeps_both_heads():
+    torch.manual_seed(0)
+    model = MultimodalRecommender(30, 12, images=torch.rand(12, 1, 8, 8), text=torch.rand(12, 5), dim=8)
+    small = quantize(model)
+    with torch.no_grad():
+        a, b = model(torch.arange(12), torch.arange(12)), small(torch.arange(12), torch.arange(12))
+    assert np.corrcoef(a.purchase.numpy(), b.purchase.numpy())[0, 1] > 0.99
+    assert model_size_bytes(small) < model_size_bytes(model)
+    latency = serving_latency(small, users_per_request=(2,), k=3, n_requests=2)
+    assert latency.loc[2, "p50_ms"] > 0
+
+
+def test_quantized_recommender_predictions_close(world, fitted):
+    small = quantize(fitted)
+    test = world.randomized
+    exact = fitted.predict(test[schema.USER], test[schema.ITEM])
+    approx = small.predict(test[schema.USER], test[schema.ITEM])
+    assert np.corrcoef(exact, approx)[0, 1] > 0.99
+    assert np.abs(exact - approx).max() < 0.05                     # probabilities
+    assert small.recommend([0, 1], k=5).shape == (10, 4)
+    assert fitted.model_ is not small.model_
+    assert abs(randomized_ndcg(small, test) - randomized_ndcg(fitted, test)) < 0.02
+
+
+# --------------------------------------------------------------------------- pruning
+@pytest.mark.parametrize("scope", ["global", "layer"])
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.9])
+def test_prune_reaches_sparsity_and_keeps_shapes(scope, share):
+    model = _neumf()
+    pruned = prune(model, share, scope=scope)
+    assert sparsity(pruned) == pytest.approx(share, abs=1e-4)
+    before, after = model.state_dict(), pruned.state_dict()
+    assert list(before) == list(after)                          # permanent: no masks or *_orig keys
+    assert all(before[k].shape == after[k].shape for k in before)
+    if scope == "layer":
+        for module in (pruned.gmf_user, pruned.mlp[0], pruned.output):
+            n = module.weight.numel()
+            assert int((module.weight == 0).sum()) == round(share * n)
+    assert sparsity(model) == 0.0                                # the original is untouched
+
+
+def test_prune_global_removes_smallest_magnitudes():
+    model = _neumf()
+    pruned = prune(model, 0.5)
+    kept = torch.cat([m.weight.abs().flatten() for m in (pruned.gmf_user, pruned.mlp[0])])
+    removed_from = torch.cat([m.weight.abs().flatten() for m in (model.gmf_user, model.mlp[0])])
+    threshold = removed_from[kept.view(-1) == 0].max()
+    assert kept[kept > 0].min() >= threshold
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0, 1.5, "half", True, float("nan")])
+def test_prune_bad_sparsity(share):
+    with pytest.raises(ValueError, match="sparsity must be a number in"):
+        prune(_neumf(), share)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="model must be one of"):
+        quantize(torch.nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="model must be one of"):
+        model_size_bytes("mf")
+    with pytest.raises(ValueError, match="not fitted"):
+        prune(Recommender(), 0.5)
+    with pytest.raises(ValueError, match="scope must be"):
+        prune(_neumf(), 0.5, scope="row")
+    with pytest.raises(ValueError, match="nothing to quantize"):
+        quantize(_neumf(), linear=False, embeddings=False)
+    with pytest.raises(ValueError, match="larger than the number of users"):
+        serving_latency(_neumf(), users_per_request=(1, 500))
+    with pytest.raises(ValueError, match="k=60"):
+        serving_latency(_neumf(), k=60)
+    with pytest.raises(ValueError, match="missing required column"):
+        randomized_ndcg(_neumf(), pd.DataFrame({schema.USER: [0], schema.ITEM: [0]}))
+    with pytest.raises(ValueError, match="non-empty dict"):
+        compression_report({}, pd.DataFrame())
+
+
+# --------------------------------------------------------------------------- measurements
+def test_size_counts_state_dict_bytes():
+    model = MatrixFactorization(1000, 300, dim=32)
+    floats = 1300 * 32 + 1300 + 1
+    assert 4 * floats < model_size_bytes(model) < 4 * floats + 10_000
+
+
+def test_latency_and_report_shapes(world, fitted):
+    latency = serving_latency(fitted, users_per_request=(1, 3), n_requests=5)
+    assert latency.index.tolist() == [1, 3]
+    assert (latency["p95_ms"] >= latency["p50_ms"]).all() and (latency["p50_ms"] > 0).all()
+    table = compression_report({"float32": fitted, "int8": quantize(fitted), "pruned": prune(fitted, 0.5)},
+                               world.randomized, users_per_request=(1,), n_requests=3)
+    assert table.index.tolist() == ["float32", "int8", "pruned"]
+    assert table.loc["float32", "size_ratio"] == 1.0 and table.loc["int8", "size_ratio"] > 2
+    assert table.loc["float32", "ndcg_change"] == 0.0
+    assert abs(table.loc["int8", "ndcg_change"]) < 0.02
+    assert table.loc["pruned", "sparsity"] == pytest.approx(0.5, abs=1e-4)
+
+
+def test_randomized_ndcg_perfect_and_reversed():
+    torch.manual_seed(0)
+    model = MatrixFactorization(2, 3, dim=2)
+    with torch.no_grad():
+        model.user_embedding.weight.zero_()
+        model.item_bias.copy_(torch.tensor([2.0, 1.0, 0.0]))
+    slice_ = pd.DataFrame({schema.USER: [0, 0, 0, 1, 1, 1], schema.ITEM: [0, 1, 2, 0, 1, 2],
+                           schema.RATING: [5, 1, 1, 1, 1, 5]})
+    value = randomized_ndcg(model, slice_, k=3)
+    assert value == pytest.approx((1.0 + 0.5) / 2)                 # user 1's relevant item is ranked 3rd
+
+
+# --------------------------------------------------------------------------- streaming update
+def test_incremental_update_lowers_loss_on_new_events(world, fitted):
+    new = world.interactions[world.interactions[schema.DAY].between(21, 23)]
+    weights_before = {k: v.clone() for k, v in fitted.model_.state_dict().items()}
+    result = incremental_update(fitted, new, epochs=1, lr=3e-3)
+    assert result.loss_after < result.loss_before
+    assert result.n_events == len(new) and result.seconds > 0
+    # warm start: the update moves the weights a little, and leaves the original alone
+    after = result.recommender.model_.state_dict()
+    assert all(torch.equal(v, fitted.model_.state_dict()[k]) for k, v in weights_before.items())
+    drift = max(float((after[k] - v).abs().max()) for k, v in weights_before.items())
+    assert 0 < drift < 0.1
+    # the new events now count as seen
+    seen = result.recommender.seen_pairs()
+    assert len(seen) >= len(fitted.seen_pairs())
+    bought = new.iloc[0]
+    assert ((seen[schema.USER] == bought[schema.USER]) & (seen[schema.ITEM] == bought[schema.ITEM])).any()
+
+
+def test_incremental_update_is_seeded(world, fitted):
+    new = world.interactions[world.interactions[schema.DAY] == 21]
+    a = incremental_update(fitted, new, lr=1e-3, random_state=3).recommender
+    b = incremental_update(fitted, new, lr=1e-3, random_state=3).recommender
+    for key, value in a.model_.state_dict().items():
+        assert torch.equal(value, b.model_.state_dict()[key])
+
+
+def test_incremental_update_bad_inputs(world, fitted):
+    new = world.interactions[world.interactions[schema.DAY] == 21]
+    with pytest.raises(ValueError, match="must be a causalrec.recommenders.Recommender"):
+        incremental_update(fitted.model_, new)
+    with pytest.raises(ValueError, match="lr must be"):
+        incremental_update(fitted, new, lr=0)
+    with pytest.raises(ValueError, match="unknown user"):
+        incremental_update(fitted, new.assign(user_id=5000))
+    with pytest.raises(ValueError, match="missing required column"):
+        incremental_update(fitted, new.drop(columns=schema.PURCHASED))
+    with pytest.raises(ValueError, match="no float parameters"):
+        incremental_update(quantize(fitted), new)
+
+
+def test_event_loss_matches_update_and_bad_inputs(world, fitted):
+    new = world.interactions[world.interactions[schema.DAY] == 22]
+    result = incremental_update(fitted, new, lr=1e-3, random_state=5)
+    assert cr.serve.event_loss(fitted, new, random_state=5) == pytest.approx(result.loss_before)
+    assert cr.serve.event_loss(result.recommender, new) == pytest.approx(result.loss_after)
+    # a quantized recommender can be evaluated, and its loss is close to the float one
+    assert cr.serve.event_loss(quantize(fitted), new) == pytest.approx(result.loss_before, abs=0.01)
+    with pytest.raises(ValueError, match="must be a causalrec.recommenders.Recommender"):
+        cr.serve.event_loss(fitted.model_, new)
+    with pytest.raises(ValueError, match="missing values"):
+        cr.serve.event_loss(fitted, new.assign(purchased=np.nan))
+
+
+def test_ranking_loss_update(world):
+    old = world.interactions[world.interactions[schema.DAY] <= 20]
+    new = world.interactions[world.interactions[schema.DAY] == 21]
+    rec = Recommender("mf", dim=8, loss="bpr", epochs=2, validation_fraction=0, random_state=0,
+                      verbose=False).fit(old, target=schema.CLICKED)
+    result = incremental_update(rec, new, target=schema.CLICKED, epochs=2, lr=1e-2)
+    assert result.loss_after < result.loss_before
