@@ -129,8 +129,14 @@ def _import_causal_model():
 
     DoWhy imports ``tqdm.auto``, which warns on stderr inside Jupyter when
     ipywidgets is missing; DoWhy's progress bars are never shown here.
+    DoWhy also calls ``sympy.init_printing()`` on import, which replaces
+    ``sys.displayhook`` with sympy's printer (a tuple of str then shows as
+    ``(a, b)``, without quotes, in a plain Python session or a doctest); the
+    hook is put back.
     """
+    import sys
     import warnings
+    hook = sys.displayhook
     with warnings.catch_warnings():
         try:
             from tqdm import TqdmWarning
@@ -139,7 +145,10 @@ def _import_causal_model():
         else:
             warnings.filterwarnings("ignore", message=r"IProgress not found", category=TqdmWarning,
                                     module=r"tqdm")
-        from dowhy import CausalModel
+        try:
+            from dowhy import CausalModel
+        finally:
+            sys.displayhook = hook
     return CausalModel
 
 
