@@ -26,18 +26,18 @@ _MODULES = ("schema", "data", "prep", "metrics", "nn", "models", "train", "recom
 # The flat API: public name -> the module that defines it.
 _API = {
     # data
-    "ShopWorld": "data.simulate", "Truth": "data.simulate",
+    "World": "data.world", "Truth": "data.simulate",
     "simulate_shop": "data.simulate",
     "load_default": "data.load", "load_world": "data.load", "save_world": "data.load",
     "verify_checksums": "data.load", "load_coat": "data.load", "load_movielens_100k": "data.load",
     "coat_like": "data.load", "write_coat": "data.load", "all_pairs": "data.load",
-    "RatingsData": "data.load", "DEFAULT_DATA_DIR": "data.load",
+    "DEFAULT_DATA_DIR": "data.load",
     # training and recommenders
     "fit_torch": "train",
     "TrainingData": "recommenders", "train_model": "recommenders", "Recommender": "recommenders",
     "save_model": "recommenders", "load_model": "recommenders",
-    "PopularityRecommender": "ranking", "RandomRecommender": "ranking",
-    "ContentBasedRecommender": "ranking", "ItemKNNRecommender": "ranking",
+    "PopularityRecommender": "recommenders", "RandomRecommender": "recommenders",
+    "ContentBasedRecommender": "recommenders", "ItemKNNRecommender": "recommenders",
     "ALSMatrixFactorization": "als",
     # ranking
     "TopK": "ranking", "top_k": "ranking", "topk_frame": "ranking", "recommend": "ranking",

@@ -83,7 +83,7 @@ def test_missing_folder_and_files_are_explained(tiny_world, tmp_path):
 
 
 def test_save_world_rejects_other_objects(tmp_path):
-    with pytest.raises(TypeError, match="ShopWorld"):
+    with pytest.raises(TypeError, match="world"):
         datasets.save_world({"users": []}, tmp_path)
 
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from causalrec import schema
-from causalrec.data.simulate import DEFAULT_PARAMS, ShopWorld, simulate_shop
+from causalrec.data.simulate import DEFAULT_PARAMS, simulate_shop
+from causalrec.data.world import World
 
 SEEDS = (0, 1, 2)
 
@@ -23,7 +24,7 @@ def world():
 
 
 def test_contract_columns_and_types(world):
-    assert isinstance(world, ShopWorld)
+    assert isinstance(world, World)
     assert list(world.interactions.columns) == list(schema.INTERACTION_COLUMNS)
     assert list(world.randomized.columns) == list(schema.RANDOMIZED_COLUMNS)
     assert list(world.users.columns) == list(schema.USER_COLUMNS)
@@ -243,3 +244,16 @@ def test_params_override_changes_the_mechanism():
                              params={"kappa": (0.9, 0.9)})
     assert stronger.truth.ate > base.truth.ate
     assert set(DEFAULT_PARAMS) == set(stronger.truth.params)
+
+
+def test_a_world_too_big_for_memory_is_refused_up_front():
+    """10**9 users need far more than any laptop: refused in milliseconds, naming the sizes and the GiB."""
+    import re
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"n_users=1,000,000,000, n_items=1,000,000") as error:
+        simulate_shop(n_users=10**9, n_items=10**6)
+    assert time.perf_counter() - start < 1.0, "it allocated before refusing"
+    needed = float(re.search(r"about ([\d.]+) GiB", str(error.value)).group(1))
+    assert needed > 59.6          # the taste matrix alone (10**9 x 8 float64) is 59.6 GiB

@@ -1,48 +1,28 @@
-"""A simulated shop whose causal structure is known.
+"""A simulated shop whose causal structure is known (a structural causal model).
 
-Real logs never reveal the true effect of recommending an item, so the book's
-default data comes from a structural causal model (SCM) written here. Every
-mechanism below is explicit, and :class:`Truth` keeps the quantities a real
-shop could never observe: true relevance, true exposure propensities and the
-true effect of exposure on purchase.
+Real logs never reveal the true effect of recommending an item, so the book's default
+data comes from the model written here; :class:`Truth` keeps what a real shop never
+sees. The story, in order (symbols as in the data card, ``data/README.md``):
 
-The generative story, in order (symbols as in the data card, ``data/README.md``):
+1. **Items**: category, latent attributes ``v_i``, latent quality ``q_i``, price, and a
+   popularity that rises with quality (its visible shadow: a *confounder*); a short
+   text and a small grayscale image, both drawn from the category and attributes.
+2. **Users**: taste ``t_u``, activity, price sensitivity ``s_u``, group (0 or 1).
+3. **Relevance** ``rho = sigmoid(a * t_u.v_i / sqrt(d) + b * q_i - s_u * log-price + c)``,
+   the click probability once examined; popularity does not enter it.
+4. **Exposure**: a few random candidates per session, a logged ``policy_score`` (a noisy
+   relevance logit); shown with probability ``sigmoid(alpha0 + alpha1 * score +
+   alpha2 * popularity_z)``, ranked within the session by score.
+5. **Outcomes**: position ``k`` is examined with probability ``k**-eta``; a click has
+   probability ``rho``, a purchase after a click ``kappa_group``; organic purchases
+   (``omega * rho * (0.5 + popularity percentile)``) happen whether shown or not.
+6. **Ratings** 1-5 follow relevance, and are given more often the higher they are (MNAR).
+7. A **randomized slice**: a few uniform items per user, shown with probability 1/2 at
+   a random slot, all rated: the unbiased yardstick (as in Coat and Yahoo! R3).
 
-1. **Items** get a category, latent attributes ``v_i`` (close to their
-   category's centre), a latent quality ``q_i``, a price, and a popularity
-   (past sales) that rises with quality. Quality is never logged: popularity is
-   its visible shadow, which makes popularity a *confounder* below.
-   Each item also gets a short text description and a small grayscale image,
-   both generated from its category and attributes.
-2. **Users** get a taste vector ``t_u`` (close to a favourite category's
-   centre), an activity level, a price sensitivity and a group (0 or 1).
-3. **Relevance** ``rho_ui = sigmoid(a * t_u.v_i / sqrt(d) + b * q_i - s_u * log-price + c)``:
-   the probability that a user who examines the item clicks it. Popularity has
-   no effect on relevance.
-4. **Candidates**: each user's sessions consider a few random items. The shop's
-   production model gives each a ``policy_score`` (a noisy estimate of the
-   relevance logit, logged). The **logging policy** shows a candidate with
-   probability ``sigmoid(alpha0 + alpha1 * policy_score + alpha2 * popularity_z)``
-   (exposure bias) and ranks the shown items of a session by policy score.
-5. **Outcomes**: a shown item at position ``k`` is examined with probability
-   ``1 / k**eta`` (position bias); an examined item is clicked with probability
-   ``rho``; a click leads to a purchase with probability ``kappa_group``. Apart
-   from recommendations, users also buy *organically* with probability
-   ``omega * rho * (0.5 + popularity percentile)``, whether or not the item was
-   shown. A purchase is either.
-6. **Ratings** (1-5) follow relevance; a clicked item is rated with a probability
-   that grows with the rating itself (self-selection: missing not at random).
-7. A **randomized slice**: for every user, a few items drawn uniformly (never
-   among that user's candidates), each shown with probability 1/2 at a random
-   slot, and the user is asked to rate every one of them. It is the unbiased
-   yardstick, as in the Coat and Yahoo! R3 data sets.
-
-The effect of showing item ``i`` to user ``u`` (all else held fixed) is
-``tau_ui = (1 - organic_ui) * examine(position if shown) * rho_ui * kappa_group``;
-:attr:`Truth.ate` is its mean over the logged candidate pairs.
-
-Nothing here allocates a dense users x items array: memory and time grow with
-the number of logged pairs.
+The effect of showing ``i`` to ``u`` is ``tau = (1 - organic) * examine(position) * rho *
+kappa``; :attr:`Truth.ate` averages it over the logged pairs. Memory grows with the logged
+pairs, never with users x items.
 """
 
 from __future__ import annotations
@@ -53,20 +33,16 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from .._checks import check_fraction, check_positive_int, check_random_state
+from .._checks import check_fraction, check_memory, check_positive_int, check_random_state
+from .world import World
 
-__all__ = ["ShopWorld", "Truth", "simulate_shop", "DEFAULT_PARAMS", "CATEGORY_NAMES"]
+__all__ = ["World", "Truth", "simulate_shop", "DEFAULT_PARAMS", "CATEGORY_NAMES"]
 
 CATEGORY_NAMES = ("outerwear", "shoes", "bags", "watches", "lamps", "kitchen")
 
-_NOUNS = {
-    "outerwear": ("rain jacket", "parka", "windbreaker"),
-    "shoes": ("sneaker", "hiking boot", "loafer"),
-    "bags": ("backpack", "tote", "messenger bag"),
-    "watches": ("wristwatch", "sports watch", "pocket watch"),
-    "lamps": ("desk lamp", "floor lamp", "reading light"),
-    "kitchen": ("coffee mug", "teapot", "chef knife"),
-}
+_NOUNS = {"outerwear": ("rain jacket", "parka", "windbreaker"), "shoes": ("sneaker", "hiking boot", "loafer"),
+          "bags": ("backpack", "tote", "messenger bag"), "watches": ("wristwatch", "sports watch", "pocket watch"),
+          "lamps": ("desk lamp", "floor lamp", "reading light"), "kitchen": ("coffee mug", "teapot", "chef knife")}
 # One pair of words per text-bearing attribute: (negative side, positive side).
 _ADJECTIVES = (("classic", "modern"), ("light", "sturdy"), ("plain", "colorful"), ("casual", "formal"))
 
@@ -97,34 +73,14 @@ def _sigmoid(x):
 class Truth:
     """What the simulator knows and a real shop never could.
 
-    Attributes
-    ----------
-    dag : str
-        The causal graph as a DOT string (``digraph {...}``), usable as DoWhy's
-        ``graph`` argument. Nodes not in the logged data (``relevance``,
-        ``quality``) are latent.
-    propensity : numpy.ndarray, shape (n_logged,)
-        True probability that each logged candidate pair was exposed,
-        aligned with the rows of :attr:`ShopWorld.interactions`.
-    effect : numpy.ndarray, shape (n_logged,)
-        True effect of exposure on purchase probability for each logged pair.
-    relevance_logged, relevance_randomized : numpy.ndarray
-        True relevance (click probability when examined) of each row of the
-        logged and randomized tables.
-    rating_propensity : numpy.ndarray, shape (n_logged,)
-        True probability that each logged pair's rating was observed.
-    effect_randomized : numpy.ndarray, shape (n_randomized,)
-        True effect of exposure for each randomized pair.
-    ate : float
-        True average effect of exposure on purchase over logged candidate pairs.
-    ate_randomized : float
-        The same average over the randomized slice's pairs.
-    cate_by_group : pandas.Series
-        True average effect per user group (index: group).
-    user_taste, item_attributes, item_quality, price_sensitivity, log_price_centered
-        The latent factors, kept so :meth:`relevance_for` can score any pair.
-    params : dict
-        The structural parameters used.
+    ``dag`` is the causal graph as a DOT string (DoWhy's ``graph``; ``relevance`` and
+    ``quality`` are latent). Arrays aligned with ``world.interactions`` (n_logged,):
+    ``propensity`` (true exposure probability), ``effect`` (true effect of exposure on
+    purchase), ``relevance_logged``, ``rating_propensity``; with ``world.randomized``:
+    ``relevance_randomized``, ``effect_randomized``. ``ate`` and ``ate_randomized``
+    average the effects; ``cate_by_group`` per user group. The latent factors (``user_taste``,
+    ``item_attributes``, ``item_quality``, ``price_sensitivity``, ``log_price_centered``) let
+    :meth:`relevance_for` score any pair; ``params`` are the structural parameters.
     """
 
     dag: str
@@ -148,17 +104,7 @@ class Truth:
     DENSE_LIMIT = 5_000_000
 
     def relevance_for(self, users, items) -> np.ndarray:
-        """True relevance of the pairs ``(users[k], items[k])``.
-
-        Parameters
-        ----------
-        users, items : array-like of int, shape (n,)
-            Integer user and item IDs.
-
-        Returns
-        -------
-        numpy.ndarray of float, shape (n,), values in (0, 1).
-        """
+        """True relevance (in (0, 1)) of the pairs ``(users[k], items[k])``, integer IDs of shape (n,)."""
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
         if users.shape != items.shape:
@@ -173,11 +119,7 @@ class Truth:
 
     @property
     def relevance(self) -> np.ndarray:
-        """Dense true relevance matrix, shape (n_users, n_items).
-
-        Built on access; refused for worlds above :attr:`DENSE_LIMIT` pairs
-        (use :meth:`relevance_for` there).
-        """
+        """Dense true relevance, shape (n_users, n_items); refused above :attr:`DENSE_LIMIT` pairs."""
         n_users, n_items = len(self.user_taste), len(self.item_attributes)
         if n_users * n_items > self.DENSE_LIMIT:
             raise ValueError(
@@ -189,76 +131,19 @@ class Truth:
         return self.relevance_for(users, items).reshape(n_users, n_items)
 
 
-@dataclass
-class ShopWorld:
-    """A simulated shop: what was logged, plus the truth behind it.
-
-    Attributes
-    ----------
-    users : pandas.DataFrame
-        One row per user: ``user_id, group, activity, price_sensitivity``.
-    items : pandas.DataFrame
-        One row per item: ``item_id, category, price, popularity, description``.
-    interactions : pandas.DataFrame
-        The logged candidate pairs: ``user_id, item_id, day, policy_score,
-        exposed, position`` (0 when not shown), ``clicked, purchased, rating``
-        (NaN when not given).
-    randomized : pandas.DataFrame
-        The randomized slice, same columns but ``policy_score``; ``rating`` is
-        always given there.
-    images : numpy.ndarray of float32, shape (n_items, size, size), values in [0, 1]
-        One grayscale image per item, row ``i`` for ``item_id == i``.
-    truth : Truth
-    config : dict
-        The arguments the world was generated with.
-    """
-
-    users: pd.DataFrame
-    items: pd.DataFrame
-    interactions: pd.DataFrame
-    randomized: pd.DataFrame
-    images: np.ndarray
-    truth: Truth
-    config: dict
-
-    @property
-    def n_users(self) -> int:
-        return len(self.users)
-
-    @property
-    def n_items(self) -> int:
-        return len(self.items)
-
-    def __repr__(self) -> str:
-        randomized = 0 if self.randomized is None else len(self.randomized)
-        truth = "unknown" if self.truth is None else f"{self.truth.ate:.4f}"
-        return (f"ShopWorld(n_users={self.n_users}, n_items={self.n_items}, "
-                f"logged={len(self.interactions)}, randomized={randomized}, true ATE={truth})")
-
-
 def _relevance(taste, attributes, quality, sensitivity, log_price_c, params):
-    d = taste.shape[1]
-    logit = (params["taste_weight"] * np.einsum("nd,nd->n", taste, attributes) / np.sqrt(d)
-             + params["quality_weight"] * quality
-             - sensitivity * log_price_c
-             + params["relevance_offset"])
+    logit = (params["taste_weight"] * np.einsum("nd,nd->n", taste, attributes) / np.sqrt(taste.shape[1])
+             + params["quality_weight"] * quality - sensitivity * log_price_c + params["relevance_offset"])
     return _sigmoid(logit)
 
 
 def _causal_graph() -> str:
-    edges = [
-        ("quality", "popularity"), ("quality", "relevance"),
-        ("price", "relevance"), ("price_sensitivity", "relevance"),
-        ("relevance", "policy_score"),
-        ("policy_score", "exposed"), ("popularity", "exposed"),
-        ("exposed", "position"), ("policy_score", "position"),
-        ("exposed", "clicked"), ("position", "clicked"), ("relevance", "clicked"),
-        ("clicked", "purchased"), ("group", "purchased"),
-        ("relevance", "purchased"), ("popularity", "purchased"),
-        ("relevance", "rating"), ("clicked", "rating"),
-    ]
-    body = "; ".join(f"{a} -> {b}" for a, b in edges)
-    return "digraph { " + body + "; }"
+    edges = [("quality", "popularity"), ("quality", "relevance"), ("price", "relevance"),
+             ("price_sensitivity", "relevance"), ("relevance", "policy_score"), ("policy_score", "exposed"),
+             ("popularity", "exposed"), ("exposed", "position"), ("policy_score", "position"), ("exposed", "clicked"),
+             ("position", "clicked"), ("relevance", "clicked"), ("clicked", "purchased"), ("group", "purchased"),
+             ("relevance", "purchased"), ("popularity", "purchased"), ("relevance", "rating"), ("clicked", "rating")]
+    return "digraph { " + "; ".join(f"{a} -> {b}" for a, b in edges) + "; }"
 
 
 def _sample_pairs(rng, counts, n_items, exclude_keys=None):
@@ -316,12 +201,8 @@ def _draw_images(rng, category, attributes, size):
         ((np.abs(xx - 0.5) < 0.12) | (np.abs(yy - 0.5) < 0.12)).astype(float),  # cross
         ((np.abs(xx - 0.5) > 0.3) | (np.abs(yy - 0.5) > 0.3)).astype(float),    # frame
     ])[:n_cat]
-    half = size // 2
-    quadrants = np.zeros((4, size, size))
-    quadrants[0, :half, :half] = 1
-    quadrants[1, :half, half:] = 1
-    quadrants[2, half:, :half] = 1
-    quadrants[3, half:, half:] = 1
+    top = np.arange(size) < size // 2  # quadrants: top-left, top-right, bottom-left, bottom-right
+    quadrants = np.stack([np.outer(a, b) for a in (top, ~top) for b in (top, ~top)]).astype(float)
     shade = _sigmoid(1.5 * attributes[:, :4])                           # (n_items, 4)
     images = 0.55 * patterns[category] + 0.45 * np.einsum("nq,qhw->nhw", shade, quadrants)
     images += rng.normal(0.0, 0.08, size=images.shape)
@@ -331,32 +212,27 @@ def _draw_images(rng, category, attributes, size):
 def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_user: int = 60,
                   randomized_per_user: int = 10, n_days: int = 28, n_factors: int = 8,
                   image_size: int = 16, params: dict | None = None,
-                  random_state=0) -> ShopWorld:
+                  random_state=0) -> World:
     """Simulate a shop's logs together with their causal truth.
 
     Parameters
     ----------
     n_users, n_items : int
-        Size of the world (at least 2 users and 10 items).
-    candidates_per_user : int
-        Mean number of logged candidate pairs per user (scaled by activity).
-    randomized_per_user : int
-        Items per user in the randomized slice (0 for none).
-    n_days : int
-        Length of the log; each session falls on a day in ``[0, n_days)``.
-    n_factors : int
-        Dimension of the latent taste and attribute vectors (at least 8: the
-        image carries attributes 0-3 and the text attributes 4-7).
-    image_size : int
-        Side of the square item images, in pixels (at least 8).
+        Size of the world (at least 2 users and 10 items). A size too big for this machine's
+        memory is refused up front, with the memory it would need.
+    candidates_per_user, randomized_per_user : int
+        Mean logged candidates per user (scaled by activity); items per user in the randomized slice.
+    n_days, n_factors, image_size : int
+        Days of the log; latent dimension (>= 8: the image carries attributes 0-3, the text
+        4-7); side of the square item images in pixels (>= 8).
     params : dict, optional
         Overrides for :data:`DEFAULT_PARAMS` (unknown keys are an error).
     random_state : int, numpy.random.Generator or None
-        Seed; the same seed gives the same world.
 
     Returns
     -------
-    ShopWorld
+    World
+        ``name="shop"``; ``truth`` a :class:`Truth`; ``config`` the arguments.
 
     Examples
     --------
@@ -366,20 +242,20 @@ def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_use
     >>> 0 < world.truth.ate < 1
     True
     """
-    n_users = check_positive_int(n_users, "n_users", minimum=2)
-    n_items = check_positive_int(n_items, "n_items", minimum=10)
+    n_users, n_items = check_positive_int(n_users, "n_users", minimum=2), check_positive_int(n_items, "n_items", minimum=10)
     candidates_per_user = check_positive_int(candidates_per_user, "candidates_per_user")
     randomized_per_user = check_positive_int(randomized_per_user, "randomized_per_user", minimum=0)
-    n_days = check_positive_int(n_days, "n_days")
-    n_factors = check_positive_int(n_factors, "n_factors", minimum=8)
+    n_days, n_factors = check_positive_int(n_days, "n_days"), check_positive_int(n_factors, "n_factors", minimum=8)
     image_size = check_positive_int(image_size, "image_size", minimum=8)
-    p = dict(DEFAULT_PARAMS)
-    if params:
-        unknown = sorted(set(params) - set(DEFAULT_PARAMS))
-        if unknown:
-            raise ValueError(f"unknown simulation parameter(s) {unknown}; allowed: {sorted(DEFAULT_PARAMS)}")
-        p.update(params)
+    if unknown := sorted(set(params or {}) - set(DEFAULT_PARAMS)):
+        raise ValueError(f"unknown simulation parameter(s) {unknown}; allowed: {sorted(DEFAULT_PARAMS)}")
+    p = {**DEFAULT_PARAMS, **(params or {})}
     check_fraction(p["group1_share"], "params['group1_share']")
+    # Peak memory, measured: about 200 bytes per candidate pair drawn (1.5x slack + 5 per user),
+    # 24 bytes per image pixel, and the latent vectors.
+    draws = n_users * (1.5 * (candidates_per_user + randomized_per_user) + 10)
+    check_memory(200 * draws + 24 * n_items * image_size**2 + 16 * n_factors * (n_users + n_items),
+                 f"simulate_shop(n_users={n_users:,}, n_items={n_items:,})")
     config = dict(n_users=n_users, n_items=n_items, candidates_per_user=candidates_per_user,
                   randomized_per_user=randomized_per_user, n_days=n_days, n_factors=n_factors,
                   image_size=image_size, params=p,
@@ -510,8 +386,9 @@ def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_use
         user_taste=taste, item_attributes=attributes, item_quality=quality,
         price_sensitivity=sensitivity, log_price_centered=log_price_c, params=p,
     )
-    return ShopWorld(users=users, items=items, interactions=interactions, randomized=randomized,
-                     images=images, truth=truth, config=config)
+    return World(users=users, items=items, interactions=interactions, randomized=randomized,
+                 images=images, truth=truth, name="shop", source="simulated: causalrec.simulate_shop",
+                 config=config)
 
 
 def _draw_ratings(rng, rho, noise_sd):
