@@ -3,10 +3,10 @@
 Every figure must be described for readers who cannot see it and be readable by readers who
 cannot tell red from green:
 
-* each code cell that draws a figure has, in a markdown cell since the previous code cell,
-  an alt text (a line containing ``Alt text:``), and a short one in its cell metadata
-  (``mystnb: image: alt:``) that becomes the ``alt`` attribute of the image on the website
-  (without it a screen reader reads out the image's file name);
+* each code cell that draws a figure has, in its cell metadata, a short visible caption
+  (``mystnb: figure: caption:``) and a description (``mystnb: image: alt:``) that becomes the
+  ``alt`` attribute of the image on the website (without it a screen reader reads out the
+  image's file name); no chapter shows a visible "Alt text:" paragraph instead;
 * a cell that draws with matplotlib directly labels both axes and sets a title; a cell that
   draws only through a package helper relies on the helper, whose source must label both axes;
 * colours are named from colour-blind-safe sets (``tab:`` colours, greys, black, white) and
@@ -115,6 +115,20 @@ def figure_cells(chapter):
     return found
 
 
+def missing_caption(chapter):
+    """Figure cells without a short visible caption (mystnb.figure.caption, 2 to 30 words)."""
+    cells = _cells(chapter)
+    return [f"{chapter.stem} cell {index}" for index, _, _ in figure_cells(chapter)
+            if not 2 <= len(cells[index].get("metadata", {}).get("mystnb", {})
+                            .get("figure", {}).get("caption", "").split()) <= 30]
+
+
+def visible_alt_paragraphs(chapter):
+    """Markdown cells that show an "Alt text:" paragraph to every reader."""
+    return [f"{chapter.stem} cell {index}" for index, cell in enumerate(_cells(chapter))
+            if cell["cell_type"] == "markdown" and "Alt text:" in _source(cell)]
+
+
 def missing_image_alt(chapter):
     """Figure cells whose metadata gives the website's <img> no alt attribute (mystnb.image.alt)."""
     cells = _cells(chapter)
@@ -184,7 +198,8 @@ def test_the_audit_finds_figures_and_flags_what_is_missing(tmp_path):
         {"cell_type": "code", "metadata": {}, "source": "optimizer.step()\nmodel.fit(x)\n", "outputs": []},
         {"cell_type": "markdown", "metadata": {}, "source": "Alt text: a line going up.\n"},
         {"cell_type": "code", "outputs": [],
-         "metadata": {"mystnb": {"image": {"alt": "A line rising from left to right."}}},
+         "metadata": {"mystnb": {"image": {"alt": "A line rising from left to right."},
+                                 "figure": {"caption": "Distance over time."}}},
          "source": "fig, ax = plt.subplots()\nax.plot(x, y, color='tab:blue')\n"
                    "ax.set(xlabel='x (s)', ylabel='y (m)', title='t')\n"},
         {"cell_type": "markdown", "metadata": {}, "source": "A figure with no description.\n"},
@@ -201,7 +216,8 @@ def test_the_audit_finds_figures_and_flags_what_is_missing(tmp_path):
 
     figures = figure_cells(chapter)
     assert [index for index, _, _ in figures] == [3, 5, 6, 8]
-    assert [("Alt text:" in markdown) for _, _, markdown in figures] == [True, False, False, True]
+    assert missing_caption(chapter) == ["99_test cell 5", "99_test cell 6", "99_test cell 8"]
+    assert visible_alt_paragraphs(chapter) == ["99_test cell 2", "99_test cell 7"]
     assert missing_image_alt(chapter) == ["99_test cell 5", "99_test cell 6", "99_test cell 8"]
     assert axis_gaps(chapter) == ["99_test cell 5: draws without setting xlabel, ylabel",
                                   "99_test cell 6: draws without setting xlabel, ylabel, title"]
@@ -210,17 +226,18 @@ def test_the_audit_finds_figures_and_flags_what_is_missing(tmp_path):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_every_figure_has_alt_text_in_the_markdown_before_it(chapter):
-    missing = [f"{chapter.stem} cell {index}" for index, _, markdown in figure_cells(chapter)
-               if "Alt text:" not in markdown]
-    assert not missing, ("figure cells without 'Alt text:' in a markdown cell since the previous "
-                         f"code cell: {', '.join(missing)}")
+def test_every_figure_has_a_caption_and_no_visible_alt_paragraph(chapter):
+    missing = missing_caption(chapter)
+    assert not missing, ("figure cells without a short caption in their metadata "
+                         "({'mystnb': {'figure': {'caption': '...'}}}): " + ", ".join(missing))
+    visible = visible_alt_paragraphs(chapter)
+    assert not visible, "visible 'Alt text:' paragraphs (put them in mystnb.image.alt): " + ", ".join(visible)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_every_figure_image_has_an_alt_attribute_on_the_website(chapter):
     missing = missing_image_alt(chapter)
-    assert not missing, ("figure cells without a short alt text in their metadata "
+    assert not missing, ("figure cells without an alt text in their metadata "
                          "({'mystnb': {'image': {'alt': '...'}}}, at least five words): " + ", ".join(missing))
 
 
