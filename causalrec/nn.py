@@ -1,483 +1,247 @@
-"""Neural-network building blocks in plain numpy, written to be read.
+"""A recommender's layers in plain numpy, to be read (chapter 02); torch trains.
 
-Chapter 02 builds a recommender's layers by hand: activations and their
-slopes, softmax (the "interest head"), the two cross-entropy losses, ID
-embeddings and a fully connected layer. Everything here is checked against
-torch in ``tests/test_nn.py``; it exists to teach, not to train (use
-:mod:`torch` for that).
-
-Conventions
------------
-* Inputs are converted to ``float64`` arrays; outputs are ``float64``.
-* Batches are rows: a batch of ``n`` vectors of length ``d`` has shape
-  ``(n, d)``. Functions that work "per vector" act on the last axis.
-* Weights follow :class:`torch.nn.Linear`: shape ``(out_features, in_features)``,
-  so one vector ``x`` maps to ``W @ x + b`` and a batch ``X`` to ``X @ W.T + b``.
-* NaN and infinite inputs are rejected with a :class:`ValueError` that names
-  the argument; so are integer IDs out of range.
-* Nothing overflows: every exponential is taken of a non-positive number.
+Batches are rows (shape ``(n, d)``); weights have :class:`torch.nn.Linear`'s
+shape ``(out_features, in_features)``, so a batch maps to ``X @ W.T + b``.
+Inputs become float64; NaN, infinities and out-of-range IDs are refused. No
+exponential of a positive number is taken, so nothing overflows.
+``tests/test_nn.py`` checks every function and gradient against torch.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 
 from ._checks import check_positive_int
 
-__all__ = [
-    "relu",
-    "relu_grad",
-    "sigmoid",
-    "sigmoid_grad",
-    "softmax",
-    "log_softmax",
-    "softmax_jacobian",
-    "cross_entropy",
-    "binary_cross_entropy",
-    "one_hot",
-    "embedding_lookup",
-    "embedding_as_matmul",
-    "dense_layer",
-]
+__all__ = ["relu", "relu_grad", "sigmoid", "sigmoid_grad", "softmax", "log_softmax", "softmax_jacobian",
+           "cross_entropy", "cross_entropy_grad", "binary_cross_entropy", "binary_cross_entropy_grad",
+           "one_hot", "embedding_lookup", "embedding_as_matmul", "dense_layer", "dense_layer_grad"]
 
 
-# --------------------------------------------------------------------------- checks
-def _as_float_array(x, name: str, *, min_ndim: int = 0) -> np.ndarray:
-    """``x`` as a finite float64 array with at least ``min_ndim`` axes, or raise."""
+def _floats(x, name: str, ndim: int | None = None) -> np.ndarray:
     arr = np.asarray(x)
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+    if arr.dtype.kind not in "iuf":
         raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if arr.ndim < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}")
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} holds {int(np.isnan(arr).sum())} NaN value(s)")
-    if np.isinf(arr).any():
-        raise ValueError(f"{name} holds {int(np.isinf(arr).sum())} infinite value(s)")
+    arr = arr.astype(np.float64)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} holds {int((~np.isfinite(arr)).sum())} NaN or infinite value(s)")
     return arr
 
 
-def _as_ids(ids, n: int, name: str = "ids") -> np.ndarray:
-    """``ids`` as an int64 array whose entries lie in ``[0, n)``, or raise."""
+def _ids(ids, n: int, name: str = "ids") -> np.ndarray:
     arr = np.asarray(ids)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+    if arr.dtype.kind not in "iu":
         raise ValueError(f"{name} must be integers, got dtype {arr.dtype}")
-    bad = (arr < 0) | (arr >= n)
-    if bad.any():
-        example = arr[bad][:3].tolist()
-        raise ValueError(f"{name} must lie in [0, {n}); found out-of-range value(s) such as {example}")
-    return arr.astype(np.int64, copy=False)
+    if ((arr < 0) | (arr >= n)).any():
+        raise ValueError(f"{name} must lie in [0, {n}); found {arr[(arr < 0) | (arr >= n)][:5].tolist()}")
+    return arr.astype(np.int64)
 
 
-def _check_axis(axis, x: np.ndarray, name: str = "axis") -> int:
-    """``axis`` as an int that indexes a non-empty axis of ``x``, or raise."""
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {axis!r}")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"{name}={axis} is out of range for an array with {x.ndim} dimension(s)")
+def _scores(x, axis) -> tuple[np.ndarray, int]:
+    x = _floats(x, "x")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis must be an integer indexing one of the {x.ndim} axes of x, got {axis!r}")
     if x.shape[axis] == 0:
-        raise ValueError(f"x has no scores along {name}={axis} (shape {x.shape}): softmax needs at least one")
-    return int(axis)
+        raise ValueError(f"x has no scores along axis={axis} (shape {x.shape})")
+    return x, int(axis)
 
 
-# ----------------------------------------------------------------------- activations
+# ------------------------------------------------------------------ activations
 def relu(x) -> np.ndarray:
-    """Rectified linear unit, ``max(0, x)``, elementwise.
+    """``max(0, x)`` elementwise.
 
-    Parameters
-    ----------
-    x : array_like, any shape
-        Pre-activations.
-
-    Returns
-    -------
-    numpy.ndarray, same shape as ``x``
-
-    Examples
-    --------
     >>> relu([-2.0, 0.0, 3.0])
     array([0., 0., 3.])
     """
-    x = _as_float_array(x, "x")
-    return np.maximum(x, 0.0)
+    return np.maximum(_floats(x, "x"), 0.0)
 
 
 def relu_grad(x) -> np.ndarray:
-    """Derivative of :func:`relu` at ``x``: 1 where ``x > 0``, else 0.
-
-    At ``x = 0`` the function has no derivative; like torch we use 0 there.
-
-    Parameters
-    ----------
-    x : array_like, any shape
-        Pre-activations (the *inputs* of the ReLU, not its outputs).
-
-    Returns
-    -------
-    numpy.ndarray, same shape as ``x``
-
-    Examples
-    --------
-    >>> relu_grad([-2.0, 0.0, 3.0])
-    array([0., 0., 1.])
-    """
-    x = _as_float_array(x, "x")
-    return (x > 0).astype(np.float64)
+    """Slope of :func:`relu` at its input ``x``: 1 where ``x > 0``, else 0 (0 at 0, as torch)."""
+    return (_floats(x, "x") > 0).astype(np.float64)
 
 
 def sigmoid(x) -> np.ndarray:
-    """Logistic function ``1 / (1 + exp(-x))``, elementwise, without overflow.
+    """``1 / (1 + exp(-x))`` elementwise, from ``exp(-|x|)`` so it never overflows.
 
-    Parameters
-    ----------
-    x : array_like, any shape
-        Logits.
-
-    Returns
-    -------
-    numpy.ndarray, same shape as ``x``, values in [0, 1]
-        (exactly 0 or 1 only when ``|x|`` is beyond float64's resolution, about 37).
-
-    Examples
-    --------
     >>> np.round(sigmoid([-1e4, 0.0, 2.0]), 3)
     array([0.   , 0.5  , 0.881])
     """
-    x = _as_float_array(x, "x")
-    # exp(-|x|) lies in (0, 1]: it can underflow to 0 but never overflow.
+    x = _floats(x, "x")
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def sigmoid_grad(x) -> np.ndarray:
-    """Derivative of :func:`sigmoid` at ``x``: ``sigmoid(x) * (1 - sigmoid(x))``.
-
-    It is at most 1/4 (at ``x = 0``), which is why gradients shrink through
-    stacks of sigmoid layers.
-
-    Parameters
-    ----------
-    x : array_like, any shape
-        Logits (the *inputs* of the sigmoid).
-
-    Returns
-    -------
-    numpy.ndarray, same shape as ``x``, values in [0, 0.25]
-
-    Examples
-    --------
-    >>> np.round(sigmoid_grad([0.0, 2.0, 5.0]), 3)
-    array([0.25 , 0.105, 0.007])
-    """
-    x = _as_float_array(x, "x")
-    # sigmoid(-x) equals 1 - sigmoid(x) but keeps its precision when sigmoid(x) is near 1.
-    return sigmoid(x) * sigmoid(-x)
+    """Slope of :func:`sigmoid` at ``x``: ``s(x) (1 - s(x))``, at most 1/4 (why deep sigmoid stacks learn slowly)."""
+    return sigmoid(x) * sigmoid(-_floats(x, "x"))       # s(-x) = 1 - s(x), without cancellation
 
 
-# --------------------------------------------------------------------------- softmax
 def softmax(x, axis: int = -1) -> np.ndarray:
-    """Turn scores into probabilities: ``exp(x_i) / sum_k exp(x_k)`` along ``axis``.
+    """Probabilities ``exp(x_i) / sum_k exp(x_k)`` along ``axis``, after subtracting the maximum.
 
-    The maximum along ``axis`` is subtracted first. Softmax does not change
-    when every score moves by the same constant, and after the shift every
-    exponent is at most 0, so nothing overflows.
+    The shift changes nothing (softmax ignores a common constant) and keeps every exponent <= 0.
 
-    Parameters
-    ----------
-    x : array_like, shape (..., K, ...)
-        Scores (logits); at least one dimension.
-    axis : int, default -1
-        The axis that holds the K competing scores.
-
-    Returns
-    -------
-    numpy.ndarray, same shape as ``x``
-        Positive entries that sum to 1 along ``axis``.
-
-    Examples
-    --------
     >>> np.round(softmax([1000.0, 1001.0]), 3)
     array([0.269, 0.731])
-    >>> softmax([[0.0, 0.0], [5.0, 5.0]]).sum(axis=-1)
-    array([1., 1.])
     """
-    x = _as_float_array(x, "x", min_ndim=1)
-    axis = _check_axis(axis, x)
+    x, axis = _scores(x, axis)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis: int = -1) -> np.ndarray:
-    """``log(softmax(x))`` computed directly, stable for scores of any size.
+    """``log(softmax(x))`` as ``x - m - log(sum exp(x - m))``: finite where a probability underflows to 0.
 
-    ``log_softmax(x)_i = x_i - m - log(sum_k exp(x_k - m))`` with ``m`` the
-    maximum score. Taking the log of :func:`softmax` instead would give
-    ``-inf`` wherever a probability underflows to 0.
-
-    Parameters
-    ----------
-    x : array_like, shape (..., K, ...)
-        Scores (logits); at least one dimension.
-    axis : int, default -1
-        The axis that holds the K competing scores.
-
-    Returns
-    -------
-    numpy.ndarray, same shape as ``x``, entries <= 0
-
-    Examples
-    --------
     >>> np.round(log_softmax([-1e4, 0.0, 1e4]), 3)
     array([-20000., -10000.,      0.])
     """
-    x = _as_float_array(x, "x", min_ndim=1)
-    axis = _check_axis(axis, x)
+    x, axis = _scores(x, axis)
     shifted = x - x.max(axis=axis, keepdims=True)
-    # The sum is at least 1 (the maximum contributes exp(0)), so the log is safe.
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def softmax_jacobian(x) -> np.ndarray:
-    """Jacobian of :func:`softmax` (last axis) at ``x``: ``diag(p) - p p^T``.
-
-    Entry ``[i, j]`` is ``d p_i / d x_j = p_i * (delta_ij - p_j)`` with
-    ``p = softmax(x)``. Each row sums to 0 because the probabilities always
-    sum to 1.
-
-    Parameters
-    ----------
-    x : array_like, shape (..., K)
-        Scores; leading axes are a batch.
-
-    Returns
-    -------
-    numpy.ndarray, shape (..., K, K)
-
-    Examples
-    --------
-    >>> np.round(softmax_jacobian([0.0, 0.0]), 3)
-    array([[ 0.25, -0.25],
-           [-0.25,  0.25]])
-    """
+    """``d softmax(x)_i / d x_j = p_i (delta_ij - p_j)``, shape ``(..., K, K)``; rows sum to 0."""
     p = softmax(x, axis=-1)
-    return p[..., :, None] * np.eye(p.shape[-1]) - p[..., :, None] * p[..., None, :]
+    return p[..., :, None] * (np.eye(p.shape[-1]) - p[..., None, :])
 
 
-# ---------------------------------------------------------------------------- losses
+# ------------------------------------------------------------------ losses
+def _logits_targets(logits, targets) -> tuple[np.ndarray, np.ndarray]:
+    logits = _floats(logits, "logits", ndim=2)
+    if 0 in logits.shape:
+        raise ValueError(f"logits must have shape (n, K) with n, K >= 1, got {logits.shape}")
+    targets = _ids(targets, logits.shape[1], "targets")
+    if targets.shape != logits.shape[:1]:
+        raise ValueError(f"targets must have shape ({logits.shape[0]},) to match logits, got {targets.shape}")
+    return logits, targets
+
+
 def cross_entropy(logits, targets) -> float:
-    """Mean negative log-probability of the target classes (the softmax loss).
+    """Mean ``-log softmax(logits[n])[targets[n]]`` over rows of raw scores ``logits`` (n, K), in nats.
 
-    ``mean_n( -log_softmax(logits[n])[targets[n]] )``, as
-    :func:`torch.nn.functional.cross_entropy`. It takes raw scores, not
-    probabilities: the softmax happens inside.
-
-    Parameters
-    ----------
-    logits : array_like, shape (n, K)
-        Scores of K classes (items) for each of n examples.
-    targets : array_like of int, shape (n,)
-        The observed class of each example, in ``[0, K)``.
-
-    Returns
-    -------
-    float
-        The loss in nats; 0 only for a certain, correct prediction.
-
-    Examples
-    --------
     >>> round(cross_entropy([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]], [0, 2]), 3)
     0.669
     """
-    logits = _as_float_array(logits, "logits")
-    if logits.ndim != 2:
-        raise ValueError(f"logits must have shape (n, K), got shape {logits.shape}")
-    n, k = logits.shape
-    if n == 0 or k == 0:
-        raise ValueError(f"logits must have at least one row and one column, got shape {logits.shape}")
-    targets = _as_ids(targets, k, "targets")
-    if targets.shape != (n,):
-        raise ValueError(f"targets must have shape ({n},) to match logits {logits.shape}, got shape {targets.shape}")
-    return float(-log_softmax(logits, axis=-1)[np.arange(n), targets].mean())
+    logits, targets = _logits_targets(logits, targets)
+    return float(-log_softmax(logits)[np.arange(len(targets)), targets].mean())
+
+
+def cross_entropy_grad(logits, targets) -> np.ndarray:
+    """Gradient of :func:`cross_entropy` with respect to ``logits``: ``(softmax - one_hot) / n``.
+
+    >>> cross_entropy_grad([[0.0, 0.0]], [1])
+    array([[ 0.5, -0.5]])
+    """
+    logits, targets = _logits_targets(logits, targets)
+    return (softmax(logits) - one_hot(targets, logits.shape[1])) / len(targets)
+
+
+def _binary(logits, targets) -> tuple[np.ndarray, np.ndarray]:
+    logits, targets = _floats(logits, "logits"), _floats(targets, "targets")
+    if logits.shape != targets.shape or logits.size == 0:
+        raise ValueError(f"logits and targets must share a non-empty shape, got {logits.shape} and {targets.shape}")
+    if ((targets < 0) | (targets > 1)).any():
+        raise ValueError(f"targets must lie in [0, 1]; found {targets[(targets < 0) | (targets > 1)][:5].tolist()}")
+    return logits, targets
 
 
 def binary_cross_entropy(logits, targets) -> float:
-    """Mean binary cross-entropy of a sigmoid head, computed from logits.
+    """Mean ``-(y log s(z) + (1 - y) log(1 - s(z)))`` of a sigmoid head, from logits ``z``.
 
-    For a logit ``z`` and a target ``y`` in [0, 1] the loss is
-    ``-(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z)))``, rewritten as
-    ``max(z, 0) - y z + log(1 + exp(-|z|))`` so that nothing overflows and no
-    log of 0 is taken. Same as :func:`torch.nn.functional.binary_cross_entropy_with_logits`.
+    Written as ``max(z, 0) - y z + log(1 + exp(-|z|))``: no overflow, no log of 0
+    (torch's ``binary_cross_entropy_with_logits``).
 
-    Parameters
-    ----------
-    logits : array_like, any shape
-        Logits (not probabilities) of the positive class, e.g. "will buy".
-    targets : array_like, same shape as ``logits``
-        Observed outcomes: 0 or 1 (or soft labels in [0, 1]).
-
-    Returns
-    -------
-    float
-        The mean loss in nats.
-
-    Examples
-    --------
     >>> round(binary_cross_entropy([0.0, 3.0, -3.0], [1, 1, 0]), 3)
     0.263
     """
-    logits = _as_float_array(logits, "logits")
-    targets = _as_float_array(targets, "targets")
-    if logits.shape != targets.shape:
-        raise ValueError(f"targets must have the same shape as logits {logits.shape}, got shape {targets.shape}")
-    if logits.size == 0:
-        raise ValueError("logits is empty: it needs at least one value")
-    if ((targets < 0) | (targets > 1)).any():
-        example = targets[(targets < 0) | (targets > 1)][:3].tolist()
-        raise ValueError(f"targets must lie in [0, 1]; found values such as {example}")
-    loss = np.maximum(logits, 0.0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))
-    return float(loss.mean())
+    z, y = _binary(logits, targets)
+    return float((np.maximum(z, 0.0) - y * z + np.log1p(np.exp(-np.abs(z)))).mean())
 
 
-# ------------------------------------------------------------------------ embeddings
+def binary_cross_entropy_grad(logits, targets) -> np.ndarray:
+    """Gradient of :func:`binary_cross_entropy` with respect to the logits: ``(s(z) - y) / n``.
+
+    >>> binary_cross_entropy_grad([0.0, 0.0], [1, 0])
+    array([-0.25,  0.25])
+    """
+    z, y = _binary(logits, targets)
+    return (sigmoid(z) - y) / z.size
+
+
+# ------------------------------------------------------------------ embeddings and a dense layer
 def one_hot(ids, n: int) -> np.ndarray:
-    """One-hot vectors: row ``r`` is all zeros except a 1 at column ``ids[r]``.
+    """Rows of zeros with a 1 at column ``ids[r]``: shape ``ids.shape + (n,)``.
 
-    Parameters
-    ----------
-    ids : array_like of int, any shape
-        IDs in ``[0, n)``.
-    n : int
-        Number of distinct IDs (the vector length).
-
-    Returns
-    -------
-    numpy.ndarray, shape ``ids.shape + (n,)``, float64
-
-    Examples
-    --------
     >>> one_hot([2, 0], 3)
     array([[0., 0., 1.],
            [1., 0., 0.]])
     """
     n = check_positive_int(n, "n")
-    ids = _as_ids(ids, n)
-    return (ids[..., None] == np.arange(n)).astype(np.float64)
-
-
-def _check_weight(weight) -> np.ndarray:
-    weight = _as_float_array(weight, "weight")
-    if weight.ndim != 2 or weight.shape[0] == 0:
-        raise ValueError(f"weight must have shape (n_ids, dim) with n_ids >= 1, got shape {weight.shape}")
-    return weight
+    return (_ids(ids, n)[..., None] == np.arange(n)).astype(np.float64)
 
 
 def embedding_lookup(weight, ids) -> np.ndarray:
-    """Embedding of each ID: row ``ids[...]`` of the table ``weight``.
+    """Rows ``ids`` of the table ``weight`` (n_ids, dim): what :class:`torch.nn.Embedding` does.
 
-    This is what :class:`torch.nn.Embedding` does: indexing, no arithmetic.
-
-    Parameters
-    ----------
-    weight : array_like, shape (n_ids, dim)
-        The embedding table, one row per ID.
-    ids : array_like of int, any shape
-        IDs in ``[0, n_ids)``.
-
-    Returns
-    -------
-    numpy.ndarray, shape ``ids.shape + (dim,)``
-
-    Examples
-    --------
-    >>> table = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
-    >>> embedding_lookup(table, [2, 0, 2])
-    array([[4., 5.],
-           [0., 1.],
-           [4., 5.]])
-    """
-    weight = _check_weight(weight)
-    ids = _as_ids(ids, weight.shape[0])
-    return weight[ids]
-
-
-def embedding_as_matmul(weight, ids) -> np.ndarray:
-    """The same embeddings as :func:`embedding_lookup`, as ``one_hot(ids) @ weight``.
-
-    Multiplying a one-hot row by the table selects one row of the table, so a
-    lookup *is* a linear layer without bias applied to one-hot input. The
-    lookup costs ``dim`` reads per ID; this product costs ``n_ids * dim``
-    multiplications, which is why frameworks index instead.
-
-    Parameters
-    ----------
-    weight : array_like, shape (n_ids, dim)
-        The embedding table.
-    ids : array_like of int, any shape
-        IDs in ``[0, n_ids)``.
-
-    Returns
-    -------
-    numpy.ndarray, shape ``ids.shape + (dim,)``
-
-    Examples
-    --------
-    >>> table = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
-    >>> embedding_as_matmul(table, [2, 0])
+    >>> embedding_lookup(np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]), [2, 0])
     array([[4., 5.],
            [0., 1.]])
     """
-    weight = _check_weight(weight)
+    weight = _floats(weight, "weight", ndim=2)
+    return weight[_ids(ids, weight.shape[0])]
+
+
+def embedding_as_matmul(weight, ids) -> np.ndarray:
+    """The same rows as :func:`embedding_lookup`, as ``one_hot(ids) @ weight``.
+
+    A lookup is a bias-free linear layer on one-hot input; indexing reads ``dim``
+    numbers per ID where the product does ``n_ids * dim`` multiplications.
+    """
+    weight = _floats(weight, "weight", ndim=2)
     return one_hot(ids, weight.shape[0]) @ weight
 
 
-# ----------------------------------------------------------------------------- layer
-def dense_layer(x, W, b=None, activation: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
-    """A fully connected layer: ``activation(x @ W.T + b)``.
+def _dense_inputs(x, W, b):
+    x, W = _floats(x, "x"), _floats(W, "W", ndim=2)
+    if x.ndim == 0 or x.shape[-1] != W.shape[1]:
+        raise ValueError(f"x has shape {x.shape} but W {W.shape} expects {W.shape[1]} input features")
+    if b is not None:
+        b = _floats(b, "b")
+        if b.shape != (W.shape[0],):
+            raise ValueError(f"b must have shape ({W.shape[0]},) to match W {W.shape}, got {b.shape}")
+    return x, W, b
 
-    For one column vector this is the textbook ``f(W x + b)``; ``W`` has
-    :class:`torch.nn.Linear`'s shape ``(out_features, in_features)``.
 
-    Parameters
-    ----------
-    x : array_like, shape (..., in_features)
-        One input vector or a batch of them (rows).
-    W : array_like, shape (out_features, in_features)
-        Weights.
-    b : array_like, shape (out_features,), optional
-        Bias; ``None`` for none.
-    activation : callable, optional
-        Applied elementwise (or along the last axis, like :func:`softmax`) to
-        the pre-activations, e.g. :func:`relu`; ``None`` for none (a linear layer).
+def dense_layer(x, W, b=None, activation=None) -> np.ndarray:
+    """A fully connected layer ``activation(x @ W.T + b)`` (``f(W x + b)`` for one vector); None: linear.
 
-    Returns
-    -------
-    numpy.ndarray, shape (..., out_features)
-
-    Examples
-    --------
-    >>> W = np.array([[1.0, -1.0, 0.0], [0.5, 0.5, 0.5]])
-    >>> dense_layer([2.0, 3.0, 4.0], W, b=[0.0, -1.0], activation=relu)
+    >>> dense_layer([2.0, 3.0, 4.0], np.array([[1.0, -1.0, 0.0], [0.5, 0.5, 0.5]]), [0.0, -1.0], relu)
     array([0. , 3.5])
     """
-    x = _as_float_array(x, "x", min_ndim=1)
-    W = _as_float_array(W, "W")
-    if W.ndim != 2:
-        raise ValueError(f"W must have shape (out_features, in_features), got shape {W.shape}")
-    if x.shape[-1] != W.shape[1]:
-        raise ValueError(
-            f"x has {x.shape[-1]} features (shape {x.shape}) but W expects "
-            f"in_features={W.shape[1]} (W has shape {W.shape})"
-        )
-    z = x @ W.T
-    if b is not None:
-        b = _as_float_array(b, "b")
-        if b.shape != (W.shape[0],):
-            raise ValueError(f"b must have shape ({W.shape[0]},) to match W {W.shape}, got shape {b.shape}")
-        z = z + b
-    if activation is None:
-        return z
-    if not callable(activation):
+    x, W, b = _dense_inputs(x, W, b)
+    z = x @ W.T if b is None else x @ W.T + b
+    if activation is not None and not callable(activation):
         raise ValueError(f"activation must be a function such as relu, or None; got {activation!r}")
-    return np.asarray(activation(z))
+    return z if activation is None else np.asarray(activation(z))
+
+
+def dense_layer_grad(x, W, grad_out) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of the linear part ``z = x @ W.T + b``, given ``grad_out = dL/dz``.
+
+    Returns ``(dL/dx, dL/dW, dL/db)`` = ``(grad_out @ W, grad_out.T @ x, grad_out summed over rows)``
+    for a batch ``x`` (n, in_features); chain an activation's slope into ``grad_out`` first.
+
+    >>> dx, dW, db = dense_layer_grad([[1.0, 2.0]], [[3.0, 4.0]], [[1.0]])
+    >>> dx, dW, db
+    (array([[3., 4.]]), array([[1., 2.]]), array([1.]))
+    """
+    x, W, _ = _dense_inputs(x, W, None)
+    x = x.reshape(-1, W.shape[1])
+    grad_out = _floats(grad_out, "grad_out").reshape(-1, W.shape[0])
+    if len(grad_out) != len(x):
+        raise ValueError(f"grad_out needs one row per row of x ({len(x)}), got {len(grad_out)}")
+    return grad_out @ W, grad_out.T @ x, grad_out.sum(axis=0)
