@@ -1,9 +1,15 @@
-"""The one training loop every torch model in the package uses.
+"""Losses, negative sampling and the one training loop every torch model in the package uses.
 
-A step is the five lines of any PyTorch loop (the book writes them out in
-chapter 03): draw a batch, ``zero_grad``, compute the loss, ``backward``,
-``step``. Batches are drawn by indexing whole tensors with a seeded
-permutation, never by a per-sample ``Dataset``.
+A step is the five lines of any PyTorch loop (chapter 03 writes them out): draw a
+batch, ``zero_grad``, compute the loss, ``backward``, ``step``. :func:`fit_torch`
+runs them, drawing batches by indexing whole tensors with a seeded permutation
+(never a per-sample ``Dataset``).
+
+Losses are (weighted) means of a per-sample loss: pointwise :func:`mse_loss` and
+:func:`bce_loss` (on logits), pairwise :func:`bpr_loss` and listwise
+:func:`softmax_loss` over sampled negatives. With ``sample_weight`` each is
+``sum(w * loss) / sum(w)``, so inverse-propensity weights give the IPS estimate.
+:func:`pair_loss` turns a loss name into the ``loss_fn`` that :func:`fit_torch` takes.
 """
 
 from __future__ import annotations
@@ -15,7 +21,161 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._checks import check_positive_int, progress_bar, seed_from, torch_threads
+from ._checks import SHOW, check_positive_int, progress_bar, seed_from, torch_threads
+
+__all__ = ["LOSSES", "LOSS_FUNCTIONS", "weighted_mean", "mse_loss", "bce_loss", "bpr_loss",
+           "softmax_loss", "check_loss", "select_head", "NegativeSampler", "pair_loss", "fit_torch"]
+
+#: Loss name -> kind. Ranking losses (pairwise, listwise) learn from rows with target 1,
+#: each compared with sampled negative items.
+LOSSES = {"mse": "pointwise", "bce": "pointwise", "bpr": "pairwise", "softmax": "listwise"}
+
+
+def _check_pair(a, b, name_a, name_b, same_shape=True):
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        raise TypeError(f"{name_a} and {name_b} must be torch tensors")
+    if a.dim() != 1 or (b.shape != a.shape if same_shape else b.shape[:1] != a.shape):
+        raise ValueError(f"{name_a} must be 1-D and {name_b} must have {len(a)} rows; got shapes "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def weighted_mean(per_sample: torch.Tensor, sample_weight=None) -> torch.Tensor:
+    """``sum(w * loss) / sum(w)`` (0 when every weight is 0), or the plain mean.
+
+    >>> weighted_mean(torch.tensor([1.0, 3.0]), torch.tensor([3.0, 1.0]))
+    tensor(1.5000)
+    """
+    if sample_weight is None:
+        return per_sample.mean()
+    return (sample_weight * per_sample).sum() / sample_weight.sum().clamp_min(1e-12)
+
+
+def mse_loss(predictions, targets, sample_weight=None) -> torch.Tensor:
+    """Mean squared error of two tensors of shape (B,).
+
+    >>> mse_loss(torch.tensor([3.0, 4.0]), torch.tensor([4.0, 4.0]))
+    tensor(0.5000)
+    """
+    _check_pair(predictions, targets, "predictions", "targets")
+    return weighted_mean((predictions - targets.to(predictions.dtype)) ** 2, sample_weight)
+
+
+def bce_loss(logits, targets, sample_weight=None) -> torch.Tensor:
+    """Binary cross-entropy computed from logits (the sigmoid is built in, never underflows).
+
+    >>> round(float(bce_loss(torch.tensor([0.0]), torch.tensor([1.0]))), 4)   # log 2
+    0.6931
+    """
+    _check_pair(logits, targets, "logits", "targets")
+    per_sample = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, targets.to(logits.dtype), reduction="none")
+    return weighted_mean(per_sample, sample_weight)
+
+
+def bpr_loss(positive_scores, negative_scores, sample_weight=None) -> torch.Tensor:
+    """``-log sigmoid(s_pos - s_neg)``, averaged over each row's negatives (shape (B, n) or (B,)).
+
+    >>> round(float(bpr_loss(torch.tensor([2.0]), torch.tensor([[2.0, 2.0]]))), 4)   # log 2
+    0.6931
+    """
+    _check_pair(positive_scores, negative_scores, "positive_scores", "negative_scores", False)
+    neg = negative_scores if negative_scores.dim() == 2 else negative_scores[:, None]
+    per_sample = -torch.nn.functional.logsigmoid(positive_scores[:, None] - neg).mean(dim=1)
+    return weighted_mean(per_sample, sample_weight)
+
+
+def softmax_loss(positive_scores, negative_scores, sample_weight=None) -> torch.Tensor:
+    """Minus the log softmax probability of the positive among itself and its negatives (B, n).
+
+    >>> round(float(softmax_loss(torch.tensor([1.0]), torch.tensor([[1.0, 1.0, 1.0]]))), 4)  # log 4
+    1.3863
+    """
+    _check_pair(positive_scores, negative_scores, "positive_scores", "negative_scores", False)
+    if negative_scores.dim() != 2:
+        raise ValueError(f"negative_scores must have shape (B, n), got {tuple(negative_scores.shape)}")
+    logits = torch.cat([positive_scores[:, None], negative_scores], dim=1)
+    return weighted_mean(torch.logsumexp(logits, dim=1) - positive_scores, sample_weight)
+
+
+#: Loss name -> function ``(scores, targets or negative scores, sample_weight) -> scalar``.
+LOSS_FUNCTIONS = {"mse": mse_loss, "bce": bce_loss, "bpr": bpr_loss, "softmax": softmax_loss}
+
+
+def check_loss(loss) -> str:
+    """Return ``loss`` if it names a loss of :data:`LOSSES`, else raise naming it."""
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+    return loss
+
+
+def select_head(output, head):
+    """``output`` itself, or its field ``head`` for a two-headed model's output."""
+    return output if head is None else getattr(output, head)
+
+
+class NegativeSampler:
+    """Exact uniform draws of items that are not among a user's known positives.
+
+    The ``r``-th allowed item of a user is ``r`` plus the number of the user's
+    positives ``e_0 < e_1 < ...`` with ``e_j - j <= r``, so one ``searchsorted``
+    turns uniform ranks into items, without a rejection loop.
+
+    >>> sampler = NegativeSampler(torch.tensor([0, 0]), torch.tensor([0, 2]), n_users=1, n_items=4)
+    >>> sorted(set(sampler.draw(torch.zeros(50, dtype=torch.long), 1, torch.Generator()).ravel().tolist()))
+    [1, 3]
+    """
+
+    def __init__(self, users, items, n_users: int, n_items: int):
+        keys = torch.unique(users * n_items + items)                # sorted by user, then item
+        key_user, key_item = keys // n_items, keys % n_items
+        counts = torch.bincount(key_user, minlength=n_users)
+        self.first = torch.cumsum(counts, 0) - counts
+        self.n_allowed = n_items - counts
+        self.block = n_items + 1                                    # keeps users' ranges apart
+        self.sorted_gaps = key_user * self.block + (key_item - (torch.arange(len(keys)) - self.first[key_user]))
+        full = torch.nonzero(self.n_allowed == 0).ravel()
+        self.full_users = full[:SHOW].tolist()
+
+    def draw(self, users, n_negatives: int, generator: torch.Generator) -> torch.Tensor:
+        """Negatives of shape (len(users), n_negatives), uniform over each user's allowed items."""
+        allowed = self.n_allowed[users][:, None]
+        uniform = torch.rand((len(users), n_negatives), generator=generator, dtype=torch.float64)
+        rank = torch.minimum((uniform * allowed).long(), allowed - 1)
+        where = users[:, None] * self.block + rank
+        return rank + torch.searchsorted(self.sorted_gaps, where, right=True) - self.first[users][:, None]
+
+
+def pair_loss(loss: str, *, head=None, n_negatives=4, sampler=None, generator=None):
+    """The ``loss_fn(module, batch)`` of :func:`fit_torch` for (user, item) rows.
+
+    ``batch`` holds ``users``, ``items``, ``target`` and optionally ``weight``; for
+    the ranking losses either ``negatives`` (B, n) or a ``sampler`` and
+    ``generator`` that draw ``n_negatives`` per row at every step.
+    """
+    function = LOSS_FUNCTIONS[check_loss(loss)]
+    if LOSSES[loss] == "pointwise":
+        def loss_fn(module, batch):
+            scores = select_head(module(batch["users"], batch["items"]), head)
+            return function(scores, batch["target"], batch.get("weight"))
+        return loss_fn
+
+    def ranking_loss_fn(module, batch):
+        users, items = batch["users"], batch["items"]
+        negatives = batch.get("negatives")
+        if negatives is None:
+            negatives = sampler.draw(users, n_negatives, generator)
+        b, n = negatives.shape
+        scores = select_head(module(torch.cat([users, users.repeat_interleave(n)]),
+                                    torch.cat([items, negatives.reshape(-1)])), head)
+        return function(scores[:b], scores[b:].reshape(b, n), batch.get("weight"))
+    return ranking_loss_fn
+
+
+def _adam(module, lr, weight_decay):
+    try:                                   # one fused kernel per step: much less Python per batch
+        return torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
 
 
 def fit_torch(module, loss_fn, data, *, epochs=10, batch_size=1024, lr=1e-2, weight_decay=0.0,
@@ -29,17 +189,18 @@ def fit_torch(module, loss_fn, data, *, epochs=10, batch_size=1024, lr=1e-2, wei
     loss_fn : callable ``(module, batch) -> scalar tensor``; ``batch`` is a dict of tensors.
     data : dict of name -> tensor, all with the same first dimension ``n``.
     epochs : passes over the data.
-    batch_size : rows per step; ``None`` for full-batch steps.
+    batch_size : rows per step; ``None`` for full-batch steps (in the data's order).
     lr, weight_decay : Adam's settings, used when ``optimizer`` is None.
     optimizer : an existing optimizer (kept across calls, e.g. for alternating updates).
-    random_state : seeds the batch order.
-    validate : callable ``(module) -> float``, lower is better, called after each epoch.
-    patience : with ``validate``, stop after this many epochs without improvement and
-        restore the best weights.
+    random_state : seeds the batch order and torch's global generator inside the loop
+        (dropout); the global state is restored afterwards.
+    validate : callable ``(module) -> float``, lower is better, called after each epoch in
+        eval mode without gradients. The weights of the best epoch are restored at the end.
+    patience : with ``validate``, stop after this many epochs without improvement.
 
     Returns
     -------
-    DataFrame with one row per epoch: ``epoch``, ``loss`` (mean over batches),
+    DataFrame with one row per epoch: ``epoch``, ``loss`` (mean over rows),
     ``seconds`` and, with ``validate``, ``validation``.
 
     Examples
@@ -51,45 +212,49 @@ def fit_torch(module, loss_fn, data, *, epochs=10, batch_size=1024, lr=1e-2, wei
     >>> round(line.weight.item(), 2)
     3.0
     """
-    if not isinstance(data, dict) or not data:
-        raise ValueError("data must be a non-empty dict of name -> tensor")
+    if not isinstance(data, dict) or not data or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise ValueError("data must be a non-empty dict of name -> torch.Tensor")
     sizes = {name: len(value) for name, value in data.items()}
     n = next(iter(sizes.values()))
     if any(size != n for size in sizes.values()):
         raise ValueError(f"every tensor in data needs the same first dimension; got {sizes}")
     if n == 0:
-        raise ValueError("data has no rows")
+        raise ValueError(f"data has no rows (tensors {list(sizes)})")
     epochs = check_positive_int(epochs, "epochs")
-    step_size = n if batch_size is None else check_positive_int(batch_size, "batch_size")
+    step = n if batch_size is None else check_positive_int(batch_size, "batch_size")
     if patience is not None:
         patience = check_positive_int(patience, "patience")
         if validate is None:
             raise ValueError("patience needs a validate function")
     if optimizer is None:
-        optimizer = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed_from(random_state))
+        optimizer = _adam(module, lr, weight_decay)
+    seed = seed_from(random_state)
+    generator = torch.Generator().manual_seed(seed)
     rows, best, best_state, waited = [], np.inf, None, 0
-    with torch_threads(n_threads):
+    with torch_threads(n_threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
         for epoch in progress_bar(range(1, epochs + 1), disable=not verbose, desc="epochs"):
-            start, total = time.perf_counter(), 0.0
+            start, total = time.perf_counter(), torch.zeros(())
             module.train()
-            order = torch.randperm(n, generator=generator)
-            for first in range(0, n, step_size):
-                index = order[first:first + step_size]
-                batch = {name: value[index] for name, value in data.items()}
-                optimizer.zero_grad()
+            order = None if batch_size is None else torch.randperm(n, generator=generator)
+            for first in range(0, n, step):
+                if order is None:
+                    batch, size = data, n
+                else:
+                    index = order[first:first + step]
+                    batch, size = {name: value[index] for name, value in data.items()}, len(index)
+                optimizer.zero_grad(set_to_none=True)
                 loss = loss_fn(module, batch)
                 loss.backward()
                 optimizer.step()
-                total += loss.item() * len(index)
-            row = {"epoch": epoch, "loss": total / n, "seconds": time.perf_counter() - start}
+                total += loss.detach() * size                       # no sync with the CPU per step
+            row = {"epoch": epoch, "loss": float(total) / n, "seconds": time.perf_counter() - start}
             if validate is not None:
                 module.eval()
                 with torch.no_grad():
                     row["validation"] = float(validate(module))
                 if row["validation"] < best:
-                    best, waited = row["validation"], 0
-                    best_state = copy.deepcopy(module.state_dict()) if patience else None
+                    best, waited, best_state = row["validation"], 0, copy.deepcopy(module.state_dict())
                 else:
                     waited += 1
             rows.append(row)
