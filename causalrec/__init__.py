@@ -19,9 +19,9 @@ import importlib
 __version__ = "0.1.0"
 
 # Submodules, lowest layer first: a module may import only the ones above it.
-_MODULES = ("schema", "data", "prep", "metrics", "nn", "models", "train", "recommenders",
-            "als", "sequence", "ranking", "propensity", "debias", "causal", "explain", "serve",
-            "plots", "pipeline", "cli", "exercises")
+_MODULES = ("schema", "data", "prep", "metrics", "plots", "nn", "models", "train", "ranking",
+            "recommenders", "als", "sequence", "propensity", "debias", "causal", "explain",
+            "serve", "pipeline", "cli", "exercises")
 
 # The flat API: public name -> the module that defines it.
 _API = {
