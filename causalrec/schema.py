@@ -32,7 +32,7 @@ PRICE = "price"
 POPULARITY = "popularity"
 DESCRIPTION = "description"
 
-# Training label (0/1) written by preprocessing.binarize_ratings and sample_negatives
+# Training label (0/1) written by prep.binarize_ratings
 LABEL = "label"
 
 # Model output columns
