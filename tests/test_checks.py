@@ -30,6 +30,11 @@ def test_dataframe_checks():
         v.check_numeric_column(df, "b", "frame")
     with pytest.raises(ValueError, match="holds 1 missing ID"):
         v.check_id_column(df, "b", "frame")
+    for bad in ([1.5, 2.0], ["a", 3], [True, False]):
+        with pytest.raises(ValueError, match="column 'x' of frame"):
+            v.check_id_column(pd.DataFrame({"x": bad}), "x", "frame")
+    for good in ([1.0, 2.0], ["a", "b"], [3, 4]):
+        v.check_id_column(pd.DataFrame({"x": good}), "x", "frame")
     with pytest.raises(ValueError, match="holds 1 missing value"):
         v.check_numeric_column(pd.DataFrame({"a": [1.0, np.nan]}), "a", "frame")
 
@@ -53,3 +58,9 @@ def test_binary():
         v.check_binary([0, 2], "t")
     with pytest.raises(ValueError, match="t must be binary"):
         v.check_binary(["a"], "t")
+
+
+def test_memory_check_refuses_what_the_machine_cannot_hold():
+    v.check_memory(1e6, "a megabyte")
+    with pytest.raises(ValueError, match=r"a zettabyte would need about 1099511627776.0 GiB"):
+        v.check_memory(2.0**70, "a zettabyte")

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from causalrec import schema
-from causalrec.data import _download as _download
 from causalrec.data import load as datasets
 
 RNG = np.random.default_rng(0)
@@ -87,10 +86,14 @@ def test_missing_coat_says_where_to_put_the_files(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("corrupt, message", [
-    (lambda f: (f / "train.ascii").write_bytes(b"1 0 2\r\n0 3\r\n"), "line 2 has 2 values"),
-    (lambda f: (f / "train.ascii").write_bytes(b"1 0 x 0 0 0 0 0\r\n" * N_USERS), r"non-numeric cell 'x' at line 1, column 3"),
-    (lambda f: (f / "test.ascii").write_bytes(b"7 0 0 0 0 0 0 0\r\n" * N_USERS), "rating 7.0 at line 1, column 1 is outside 1-5"),
-    (lambda f: (f / "train.ascii").write_bytes(b"-1 0 0 0 0 0 0 0\r\n" * N_USERS), "outside 1-5"),
+    (lambda f: (f / "train.ascii").write_bytes(b"1 0 2\r\n0 3\r\n"), r"train.ascii: the number of columns changed"),
+    (lambda f: (f / "train.ascii").write_bytes(b"1 0 x 0 0 0 0 0\r\n" * N_USERS), r"train.ascii: .*'x'"),
+    (lambda f: (f / "test.ascii").write_bytes(b"7 0 0 0 0 0 0 0\r\n" * N_USERS), "test.ascii: value 7.0 at line 1, column 1"),
+    (lambda f: (f / "train.ascii").write_bytes(b"-1 0 0 0 0 0 0 0\r\n" * N_USERS), "train.ascii: value -1.0"),
+    (lambda f: _write_matrix(f / "user_item_features/user_features.ascii", np.eye(N_USERS, 14) * 0.5),
+     "user_features.ascii: value 0.5 at line 1, column 1 is not 0 or 1"),
+    (lambda f: _write_matrix(f / "user_item_features/item_features.ascii", np.eye(3, 33)),
+     "item_features.ascii has 3 rows for 8 items"),
     (lambda f: (f / "propensities.ascii").write_bytes(b"0.5 0.5\r\n"), r"propensities.ascii has shape \(1, 2\)"),
     (lambda f: (f / "user_item_features/user_features.ascii").write_bytes(b"1 0\r\n"), "user_features.ascii has 1 rows for 6 users"),
     (lambda f: (f / "propensities.ascii").unlink(), r"lacks \['propensities.ascii'\]"),
@@ -139,7 +142,7 @@ def test_download_verifies_and_extracts(tmp_path, monkeypatch):
     monkeypatch.delenv("CAUSALREC_COAT", raising=False)
     monkeypatch.setattr(datasets, "DEFAULT_DATA_DIR", tmp_path / "data")
     monkeypatch.setattr(datasets, "COAT_URL", (tmp_path / "coat.zip").as_uri())
-    sums = {name: _download.file_sha256(tmp_path / "src" / name) for name in ("train.ascii", "test.ascii")}
+    sums = {name: datasets.sha256(tmp_path / "src" / name) for name in ("train.ascii", "test.ascii")}
     monkeypatch.setattr(datasets, "COAT_SHA256", sums)
     data = datasets.load_coat(download=True, verbose=False)
     assert data.n_users == N_USERS
@@ -154,32 +157,16 @@ def test_download_checksum_mismatch_deletes_and_raises(tmp_path):
     source.write_bytes(b"not what you expected")
     target = tmp_path / "out" / "file.bin"
     with pytest.raises(ValueError, match="checksum mismatch.*was deleted"):
-        _download.download(source.as_uri(), target, sha256="0" * 64, verbose=False)
+        datasets.download(source.as_uri(), target, sha256="0" * 64, verbose=False)
     assert not target.exists() and not target.with_name("file.bin.part").exists()
 
 
 def test_offline_download_fails_clearly(tmp_path):
     with pytest.raises(ConnectionError, match="could not download"):
-        _download.download((tmp_path / "absent.zip").as_uri(), tmp_path / "x.zip", verbose=False)
+        datasets.download((tmp_path / "absent.zip").as_uri(), tmp_path / "x.zip", verbose=False)
 
 
 # ------------------------------------------------------------------ more loader checks
-def test_coat_features_must_be_one_hot(tmp_path):
-    make_coat(tmp_path)
-    rows = np.eye(N_USERS, 14)
-    rows[2, 5] = 0.5
-    _write_matrix(tmp_path / "user_item_features/user_features.ascii", rows)
-    with pytest.raises(ValueError, match=r"user_features.ascii: value 0.5 at line 3, column 6 is not 0 or 1"):
-        datasets.load_coat(tmp_path, verify=False)
-
-
-def test_coat_item_features_row_count(tmp_path):
-    make_coat(tmp_path)
-    _write_matrix(tmp_path / "user_item_features/item_features.ascii", np.eye(3, 33))
-    with pytest.raises(ValueError, match="item_features.ascii has 3 rows for 8 items"):
-        datasets.load_coat(tmp_path, verify=False)
-
-
 def test_coat_download_with_wrong_checksum_deletes_and_raises(tmp_path, monkeypatch):
     make_coat(tmp_path / "src")
     _zip_folder(tmp_path / "src", tmp_path / "coat.zip", "coat")
@@ -218,7 +205,7 @@ def test_movielens_download_verifies_checksum(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "MOVIELENS_URL", (tmp_path / "ml-100k.zip").as_uri())
     with pytest.raises(ValueError, match="checksum mismatch.*u.data"):
         datasets.load_movielens_100k(download=True, verbose=False)
-    monkeypatch.setattr(datasets, "MOVIELENS_SHA256", {"u.data": _download.file_sha256(tmp_path / "src" / "u.data")})
+    monkeypatch.setattr(datasets, "MOVIELENS_SHA256", {"u.data": datasets.sha256(tmp_path / "src" / "u.data")})
     data = datasets.load_movielens_100k(download=True, verbose=False)
     assert len(data.interactions) == 3 and data.source.endswith("ml-100k")
 
@@ -336,7 +323,7 @@ def test_write_coat_rejects_data_without_a_test_set(tmp_path):
     data = datasets.load_movielens_100k(tmp_path / "ml", verify=False)
     with pytest.raises(ValueError, match="needs a randomized test set"):
         datasets.write_coat(data, tmp_path / "out")
-    with pytest.raises(TypeError, match="data must be a RatingsData"):
+    with pytest.raises(TypeError, match="data must be a World"):
         datasets.write_coat("coat", tmp_path / "out")
 
 
@@ -354,13 +341,13 @@ def test_all_pairs_lists_every_pair_with_its_features_and_label(coat_world):
 
 
 def test_all_pairs_rejects_what_it_cannot_encode(tmp_path, coat_world):
-    with pytest.raises(TypeError, match="data must be a RatingsData"):
+    with pytest.raises(TypeError, match="data must be a World"):
         datasets.all_pairs(coat_world.interactions)
     make_movielens(tmp_path)
     movielens = datasets.load_movielens_100k(tmp_path, verify=False)
     with pytest.raises(ValueError, match=r"data.users has non-numeric feature columns \['gender', 'occupation'\]"):
         datasets.all_pairs(movielens)
-    clash = datasets.RatingsData(name="clash", users=coat_world.users.assign(x=1), items=coat_world.items.assign(x=2),
+    clash = datasets.World(name="clash", users=coat_world.users.assign(x=1), items=coat_world.items.assign(x=2),
                                  interactions=coat_world.interactions, randomized=None, propensity=None, source="")
     with pytest.raises(ValueError, match=r"share feature column names \['x'\]"):
         datasets.all_pairs(clash)

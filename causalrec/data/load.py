@@ -333,7 +333,7 @@ def load_movielens_100k(path=None, download: bool = False, *, verify: bool = Tru
         raise ValueError(f"{folder / 'u.data'} must have 4 tab-separated columns, found {data.shape[1]}")
     bad = np.flatnonzero(~np.isin(data[:, 2], (1, 2, 3, 4, 5)))
     if len(bad):
-        raise ValueError(f"{folder / 'u.data'}: rating {data[bad[0], 2]!r} at line {bad[0] + 1} is outside 1-5")
+        raise ValueError(f"{folder / 'u.data'}: rating {float(data[bad[0], 2])!r} at line {bad[0] + 1} is outside 1-5")
     raw_items = pd.read_csv(folder / "u.item", sep="|", header=None, encoding="latin-1")
     if raw_items.shape[1] != 5 + len(MOVIELENS_GENRES):
         raise ValueError(f"{folder / 'u.item'} must have {5 + len(MOVIELENS_GENRES)} '|'-separated columns, "
