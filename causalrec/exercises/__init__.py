@@ -1,31 +1,37 @@
-"""Self-checking exercises: immediate, friendly feedback that never shows the answer.
+"""Self-checking exercises: immediate feedback that never shows the answer.
 
-Each chapter's exercises register their checks in ``causalrec.bank.chNN``
-(one module per chapter). A check receives the reader's answer and returns
-whether it is right and, if not, what is off; :func:`check` prints the verdict
-and a hint and returns a :class:`CheckResult` that is truthy when correct.
+Each chapter's checks live in ``causalrec.exercises.bank.chNN``. :func:`check`
+prints the verdict and a hint (prose, never the solution's code) and returns a
+:class:`CheckResult`, truthy when correct. The untouched stub ``answer = ...``
+is "not answered yet"; a whole-number answer is never told "too large".
 
     >>> import causalrec as cr
     >>> result = cr.exercises.check("demo-sum", 3)
     Correct: demo-sum.
-    >>> bool(result)
-    True
     >>> bool(cr.exercises.check("demo-sum", 4))
-    Not yet (demo-sum): the value 4 is off; expected something else. Hint: add one and two
+    Not yet (demo-sum): the sum 4 is not right. Hint: add one and two
     False
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib
 import math
+import numbers
 import pkgutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
+import nbformat
 import numpy as np
 
-__all__ = ["check", "register", "list_exercises", "CheckResult", "close_to"]
+from ..data.load import load_default
+
+__all__ = ["check", "register", "expect", "list_exercises", "CheckResult", "close_to", "whole_number",
+           "as_scalar", "default_world", "student_version", "write_student_notebooks", "STUB"]
 
 
 @dataclass(frozen=True)
@@ -43,38 +49,51 @@ class CheckResult:
         return f"CheckResult(name={self.name!r}, ok={self.ok})"
 
 
-@dataclass(frozen=True)
-class _Exercise:
-    func: Callable[[Any], tuple[bool, str]]
-    hint: str
-
-
-_REGISTRY: dict[str, _Exercise] = {}
-_LOADED = False
+_REGISTRY: dict[str, tuple[Callable[[Any], tuple[bool, str]], str]] = {}
 
 
 def register(name: str, hint: str):
     """Decorator: register ``func(answer) -> (ok, detail)`` as the check ``name``.
 
-    ``detail`` says what is wrong without giving the answer away (for example
-    "too large", "wrong shape (3,) -- expected one value per user").
+    ``detail`` says what is off without giving the answer away.
     """
     def decorator(func):
-        if name in _REGISTRY and _REGISTRY[name].func is not func:
+        if name in _REGISTRY and _REGISTRY[name][0] is not func:
             raise ValueError(f"exercise {name!r} is registered twice")
-        _REGISTRY[name] = _Exercise(func, hint)
+        _REGISTRY[name] = (func, hint)
         return func
     return decorator
 
 
+def expect(name: str, hint: str, *, what: str = "the value", rtol: float = 1e-3, atol: float = 1e-6,
+           low: float | None = None, high: float | None = None):
+    """Decorator: ``func()`` computes the expected answer (once); register the check that compares to it.
+
+    A whole-number expected value must be matched exactly; anything else goes
+    through :func:`close_to`. ``low``/``high`` bound a plausible scalar answer.
+    """
+    def decorator(func):
+        expected = functools.lru_cache(maxsize=1)(func)
+
+        def compare(answer):
+            target = expected()
+            if isinstance(target, numbers.Integral):
+                value = whole_number(answer, what)
+                return value == target, f"{what} {value} is not right"
+            value = np.asarray(answer, dtype=float)
+            if value.shape == () and not ((low is None or value >= low) and (high is None or value <= high)):
+                return False, f"{what} lies in [{low}, {high}], got {float(value):.4g}"
+            return close_to(value, target, rtol=rtol, atol=atol, what=what)
+        register(name, hint)(compare)
+        return func
+    return decorator
+
+
+@functools.lru_cache(maxsize=1)
 def _load_bank() -> None:
-    global _LOADED
-    if _LOADED:
-        return
     from . import bank
     for module in pkgutil.iter_modules(bank.__path__):
         importlib.import_module(f"{bank.__name__}.{module.name}")
-    _LOADED = True
 
 
 def list_exercises() -> list[str]:
@@ -84,57 +103,47 @@ def list_exercises() -> list[str]:
 
 
 def check(name: str, answer, *, quiet: bool = False) -> CheckResult:
-    """Check ``answer`` for exercise ``name``; print the verdict and return it.
-
-    Parameters
-    ----------
-    name : str
-        The exercise's name, as given in the chapter (e.g. ``"ch01-long-tail"``).
-    answer : object
-        Whatever the exercise asks for.
-    quiet : bool
-        Do not print, only return the result.
-    """
+    """Check ``answer`` for exercise ``name`` (e.g. ``"ch01-long-tail"``); print the verdict unless ``quiet``."""
     _load_bank()
     if name not in _REGISTRY:
         close = [n for n in _REGISTRY if n.split("-")[0] == str(name).split("-")[0]]
         raise KeyError(f"no exercise named {name!r}; exercises of that chapter: {close or sorted(_REGISTRY)}")
-    exercise = _REGISTRY[name]
+    func, hint = _REGISTRY[name]
     if answer is None or answer is Ellipsis:
-        ok, detail = False, "no answer yet: replace the ... placeholder with your code"
+        ok, detail = False, "not answered yet: replace the `...` of `answer = ...` with your answer"
     else:
         try:
-            ok, detail = exercise.func(answer)
+            ok, detail = func(answer)
         except Exception as error:  # a malformed answer is feedback, not a crash
             ok, detail = False, f"your answer could not be checked ({type(error).__name__}: {error})"
-    if ok:
-        message = f"Correct: {name}."
-    else:
-        message = f"Not yet ({name}): {detail}. Hint: {exercise.hint}"
+    message = f"Correct: {name}." if ok else f"Not yet ({name}): {detail}. Hint: {hint}"
     if not quiet:
         print(message)
     return CheckResult(name, bool(ok), message)
 
 
 def close_to(answer, expected, *, rtol: float = 1e-2, atol: float = 1e-6, what: str = "the value"):
-    """A ready-made check body: is ``answer`` numerically close to ``expected``?
+    """``(ok, detail)``: is ``answer`` numerically close to ``expected``?
 
-    Returns ``(ok, detail)``; the detail says "too large" / "too small" or names a
-    shape mismatch, never the expected value itself.
+    The detail names a shape mismatch, or says "too large"/"too small" for a
+    scalar (not for a whole-number target, which could be found by bisecting
+    the feedback); it never shows the expected value.
+
+    >>> close_to(0.5, 0.25, what="the share")
+    (False, 'the share 0.5 is too large')
     """
-    a = np.asarray(answer, dtype=float)
-    e = np.asarray(expected, dtype=float)
+    a, e = np.asarray(answer, dtype=float), np.asarray(expected, dtype=float)
     if a.shape != e.shape:
         return False, f"{what} has shape {a.shape}, expected shape {e.shape}"
-    if np.any(~np.isfinite(a)):
+    if not np.isfinite(a).all():
         return False, f"{what} holds NaN or infinite entries"
     if np.allclose(a, e, rtol=rtol, atol=atol):
         return True, ""
+    if a.ndim == 0 and float(e).is_integer():
+        return False, f"{what} {_fmt(a)} is not right"
     if a.ndim == 0:
-        direction = "too large" if float(a) > float(e) else "too small"
-        return False, f"{what} {_fmt(a)} is {direction}"
-    wrong = int(np.sum(~np.isclose(a, e, rtol=rtol, atol=atol)))
-    return False, f"{wrong} of {a.size} entries of {what} are off"
+        return False, f"{what} {_fmt(a)} is {'too large' if float(a) > float(e) else 'too small'}"
+    return False, f"{int(np.sum(~np.isclose(a, e, rtol=rtol, atol=atol)))} of {a.size} entries of {what} are off"
 
 
 def _fmt(x) -> str:
@@ -142,10 +151,28 @@ def _fmt(x) -> str:
     return f"{x:.4g}" if math.isfinite(x) else str(x)
 
 
-# ---------------------------------------------------------------------------------------------
-# Student notebooks: the chapters with every solution removed
-# ---------------------------------------------------------------------------------------------
+def whole_number(answer, what: str) -> int:
+    """``answer`` as an int, or a ValueError saying it must be a whole number."""
+    if isinstance(answer, (bool, np.bool_)) or not isinstance(answer, numbers.Integral):
+        raise ValueError(f"{what} should be a whole number, got {answer!r}")
+    return int(answer)
 
+
+def as_scalar(answer, what: str) -> float:
+    """``answer`` as a float, or a ValueError saying it must be a single number."""
+    value = np.asarray(answer, dtype=float)
+    if value.shape != ():
+        raise ValueError(f"{what} must be a single number, got an array of shape {value.shape}")
+    return float(value)
+
+
+@functools.lru_cache(maxsize=1)
+def default_world():
+    """The default world, loaded once per process for the checks that need it."""
+    return load_default()
+
+
+# ------------------------------------------------------------ student notebooks: solutions removed
 SOLUTION_TAG = "solution"
 STUB = "# Your code here: compute the answer and store it in `answer`.\nanswer = ...\n"
 
@@ -168,8 +195,6 @@ def student_version(notebook):
     dropped; the check cells stay, so students get feedback from
     :func:`check`. Outputs are cleared.
     """
-    import copy
-
     out = copy.deepcopy(notebook)
     cells = []
     for cell in out["cells"]:
@@ -194,10 +219,6 @@ def write_student_notebooks(book_dir, out_dir) -> list:
 
     Returns the list of written paths. Chapters without a ``solution`` cell are skipped.
     """
-    from pathlib import Path
-
-    import nbformat
-
     book_dir, out_dir = Path(book_dir), Path(out_dir)
     chapters = sorted(book_dir.glob("[0-9][0-9]_*.ipynb"))
     if not chapters:
@@ -212,28 +233,3 @@ def write_student_notebooks(book_dir, out_dir) -> list:
         nbformat.write(student_version(notebook), target)
         written.append(target)
     return written
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers shared by the checks in causalrec.bank
-# ---------------------------------------------------------------------------------------------
-
-_DEFAULT_WORLD = None
-
-
-def default_world():
-    """The default world, loaded once per process for the checks that need it."""
-    global _DEFAULT_WORLD
-    if _DEFAULT_WORLD is None:
-        from ..data.load import load_default
-
-        _DEFAULT_WORLD = load_default()
-    return _DEFAULT_WORLD
-
-
-def as_scalar(answer, what: str) -> float:
-    """``answer`` as a float, or a ValueError saying it must be a single number."""
-    value = np.asarray(answer, dtype=float)
-    if value.shape != ():
-        raise ValueError(f"{what} must be a single number, got an array of shape {value.shape}")
-    return float(value)

@@ -1,10 +1,8 @@
-"""The example exercise used in :mod:`causalrec.exercises`' docstring."""
+"""The example exercise of :mod:`causalrec.exercises`' docstring."""
 
-from .. import register
+from .. import expect
 
 
-@register("demo-sum", hint="add one and two")
-def _demo_sum(answer):
-    if answer == 3:
-        return True, ""
-    return False, f"the value {answer!r} is off; expected something else"
+@expect("demo-sum", hint="add one and two", what="the sum")
+def _demo_sum():
+    return 3
