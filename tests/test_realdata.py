@@ -70,7 +70,7 @@ def test_coat_found_through_the_environment_variable(tmp_path, monkeypatch):
 
 def test_coat_checksums_of_the_published_files(tmp_path):
     make_coat(tmp_path)
-    with pytest.raises(ValueError, match="is not the published Coat file"):
+    with pytest.raises(ValueError, match="checksum mismatch.*verify=False"):
         datasets.load_coat(tmp_path)
     assert (tmp_path / "train.ascii").exists(), "a local file is never deleted"
 
@@ -114,7 +114,7 @@ def test_movielens_fixture(tmp_path):
     assert data.items["western"].tolist() == [1, 1, 1] and data.items["action"].sum() == 0
     assert data.users["gender"].tolist() == ["M", "F"]
     assert data.randomized is None
-    with pytest.raises(ValueError, match="is not the published MovieLens 100K file"):
+    with pytest.raises(ValueError, match="checksum mismatch.*verify=False"):
         datasets.load_movielens_100k(tmp_path)
 
 
@@ -245,7 +245,7 @@ def test_coat_like_truth_is_consistent(coat_world):
     np.testing.assert_array_equal(data.randomized[schema.RATING], truth.ratings[tu, ti])
     # the expected rating is the mean of the realised one: over 87,000 pairs they agree closely
     assert abs(truth.expected_rating.mean() - truth.ratings.mean()) < 0.02
-    assert 0.3 < truth.mse_of_expected < 1.0
+    assert 0.3 < np.mean((truth.expected_rating - truth.ratings) ** 2) < 1.0   # the irreducible error
 
 
 def test_coat_like_selection_is_missing_not_at_random(coat_world):
@@ -295,8 +295,8 @@ def test_stronger_self_selection_raises_the_train_mean():
     ({"n_users": 0}, "n_users"),
     ({"n_train": 301}, r"n_train \(301\) cannot exceed n_items \(300\)"),
     ({"n_test": 400}, r"n_test \(400\) cannot exceed n_items"),
-    ({"rating_noise": 0.0}, "rating_noise must be a finite number > 0"),
-    ({"selection_strength": float("nan")}, "selection_strength must be a finite number"),
+    ({"rating_noise": 0.0}, "rating_noise"),
+    ({"selection_strength": float("nan")}, "selection_strength"),
 ])
 def test_coat_like_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

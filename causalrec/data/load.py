@@ -1,9 +1,8 @@
 """Read and write worlds: the shipped default world, Coat, MovieLens 100K, a Coat-shaped simulation.
 
-A saved world is a folder of plain files (CSV, ``.npz``, JSON) plus ``SHA256SUMS``,
-written deterministically: ``python -m causalrec simulate --out DIR`` rewrites the
-shipped ``data/`` byte for byte. Real data sets are read from a local folder; the
-network is used only when a loader is called with ``download=True``.
+A saved world is a folder of plain files plus ``SHA256SUMS``, written deterministically
+(``python -m causalrec simulate --out DIR`` rewrites ``data/`` byte for byte). Real data is
+read from a local folder; the network is used only when a loader is called with ``download=True``.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from .._checks import check_memory, check_positive_int, check_random_state, progress_bar
+from .._checks import check_fraction, check_memory, check_positive_int, check_random_state, progress_bar
 from .simulate import Truth
 from .world import World
 
@@ -30,13 +29,11 @@ __all__ = ["DEFAULT_DATA_DIR", "DEFAULT_WORLD", "save_world", "load_world", "loa
            "verify_checksums", "sha256", "download", "load_coat", "load_movielens_100k",
            "CoatTruth", "coat_like", "write_coat", "all_pairs", "COAT_USER_GROUPS", "COAT_ITEM_GROUPS"]
 
-#: The shipped default world lives here in a source checkout.
+#: The shipped default world: its folder in a source checkout, and the arguments that generate it.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
-#: The arguments that generate the shipped default world.
 DEFAULT_WORLD = {"n_users": 1000, "n_items": 300, "random_state": 0}
 
-_TABLES = {"users.csv": "users", "items.csv": "items", "interactions.csv": "interactions",
-           "randomized.csv": "randomized"}
+_TABLES = {"users.csv": "users", "items.csv": "items", "interactions.csv": "interactions", "randomized.csv": "randomized"}
 _FILES = tuple(_TABLES) + ("images.npz", "truth_logged.csv", "truth_randomized.csv", "latent.npz", "truth.json")
 _CHECKSUMS = "SHA256SUMS"
 _LATENT = ("user_taste", "item_attributes", "item_quality", "price_sensitivity", "log_price_centered")
@@ -68,10 +65,6 @@ def _read_npz(path: Path) -> dict:
         return {k: data[k] for k in data.files}
 
 
-def _write_csv(df: pd.DataFrame, path: Path, float_format: str | None = None) -> None:
-    df.to_csv(path, index=False, lineterminator="\n", float_format=float_format)
-
-
 def save_world(world: World, directory) -> dict:
     """Write a simulated ``world`` to ``directory`` (created if missing); return {file: sha256}."""
     if not isinstance(world, World) or not isinstance(world.truth, Truth):
@@ -79,15 +72,15 @@ def save_world(world: World, directory) -> dict:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     for filename, attribute in _TABLES.items():
-        _write_csv(getattr(world, attribute), out / filename)
+        getattr(world, attribute).to_csv(out / filename, index=False, lineterminator="\n")
     _write_npz(out / "images.npz", {"images": world.images})
     t = world.truth
     logged = world.interactions[[schema.USER, schema.ITEM]].assign(
         propensity=t.propensity, effect=t.effect, relevance=t.relevance_logged, rating_propensity=t.rating_propensity)
-    _write_csv(logged, out / "truth_logged.csv", float_format="%.10g")
+    logged.to_csv(out / "truth_logged.csv", index=False, lineterminator="\n", float_format="%.10g")
     randomized = world.randomized[[schema.USER, schema.ITEM]].assign(
         effect=t.effect_randomized, relevance=t.relevance_randomized)
-    _write_csv(randomized, out / "truth_randomized.csv", float_format="%.10g")
+    randomized.to_csv(out / "truth_randomized.csv", index=False, lineterminator="\n", float_format="%.10g")
     _write_npz(out / "latent.npz", {name: getattr(t, name) for name in _LATENT})
     scalars = {
         "ate": round(t.ate, 10), "ate_randomized": round(t.ate_randomized, 10),
@@ -106,13 +99,9 @@ def verify_checksums(directory) -> None:
     folder = Path(directory)
     if not (folder / _CHECKSUMS).exists():
         raise FileNotFoundError(f"no {_CHECKSUMS} file in {folder}")
-    bad = []
-    for line in (folder / _CHECKSUMS).read_text(encoding="utf-8").splitlines():
-        expected, name = line.split(maxsplit=1)
-        if not (folder / name).exists():
-            bad.append(f"{name} (missing)")
-        elif sha256(folder / name) != expected:
-            bad.append(f"{name} (checksum differs)")
+    listed = [line.split(maxsplit=1) for line in (folder / _CHECKSUMS).read_text(encoding="utf-8").splitlines()]
+    bad = [f"{name} (missing)" if not (folder / name).exists() else f"{name} (checksum differs)"
+           for expected, name in listed if not (folder / name).exists() or sha256(folder / name) != expected]
     if bad:
         raise ValueError(f"the world in {folder} does not match its {_CHECKSUMS}: {', '.join(bad)}")
 
@@ -137,11 +126,9 @@ def load_world(directory, *, verify: bool = True) -> World:
     cate = pd.Series({int(k): v for k, v in scalars["cate_by_group"].items()}, name="true_effect")
     cate.index.name = schema.GROUP
     truth = Truth(dag=scalars["dag"], propensity=logged["propensity"].to_numpy(), effect=logged["effect"].to_numpy(),
-                  relevance_logged=logged["relevance"].to_numpy(),
-                  relevance_randomized=randomized["relevance"].to_numpy(),
-                  rating_propensity=logged["rating_propensity"].to_numpy(),
-                  effect_randomized=randomized["effect"].to_numpy(), ate=scalars["ate"],
-                  ate_randomized=scalars["ate_randomized"], cate_by_group=cate, params=params,
+                  relevance_logged=logged["relevance"].to_numpy(), rating_propensity=logged["rating_propensity"].to_numpy(),
+                  relevance_randomized=randomized["relevance"].to_numpy(), effect_randomized=randomized["effect"].to_numpy(),
+                  ate=scalars["ate"], ate_randomized=scalars["ate_randomized"], cate_by_group=cate, params=params,
                   **_read_npz(folder / "latent.npz"))
     return World(truth=truth, images=_read_npz(folder / "images.npz")["images"], name="shop", source=str(folder),
                  config=dict(scalars["config"], params=params), **tables)
@@ -162,9 +149,7 @@ def load_default(path=None) -> World:
     return load_world(folder)
 
 
-# ---------------------------------------------------------------------------------------------
-# Real data sets, read from a local folder (downloaded only on request)
-# ---------------------------------------------------------------------------------------------
+# ------------------------------------------------- real data sets, from a local folder (downloaded only on request)
 
 COAT_URL = "https://www.cs.cornell.edu/~schnabts/mnar/coat.zip"
 COAT_SHA256 = {"train.ascii": "a87bd9e7eaf3b89f976df3f25d4aa5d5d871be8a00b58947df9e6e015559bd37",
@@ -184,12 +169,13 @@ def cache_dir(name: str) -> Path:
     return Path(os.environ.get("CAUSALREC_CACHE", Path.home() / ".cache" / "causalrec")) / name
 
 
-def verify_sha256(path, expected: str | None) -> None:
-    """Raise ``ValueError`` (and delete the file) when its sha256 is not ``expected``."""
+def verify_sha256(path, expected: str | None, *, delete: bool = True) -> None:
+    """Raise ``ValueError`` (and, for a download, delete the file) when its sha256 is not ``expected``."""
     if expected is not None and (actual := sha256(path)) != expected:
-        Path(path).unlink(missing_ok=True)
-        raise ValueError(f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}; "
-                         "the file was deleted")
+        if delete:
+            Path(path).unlink(missing_ok=True)
+        raise ValueError(f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}; " + (
+            "the file was deleted" if delete else "pass verify=False to read your own files in this layout"))
 
 
 def download(url: str, destination, *, sha256: str | None = None, verbose: bool = True) -> Path:
@@ -251,25 +237,14 @@ def _check_values(matrix, allowed, path, what: str) -> None:
         raise ValueError(f"{path}: value {float(matrix[i, j])!r} at line {i + 1}, column {j + 1} is not {what}")
 
 
-def _check_published(folder: Path, checksums: dict, name: str) -> None:
-    for file, expected in checksums.items():
-        if sha256(folder / file) != expected:
-            raise ValueError(f"{folder / file} is not the published {name} file; "
-                             "pass verify=False to read your own files in its layout")
-
-
 def load_coat(path=None, download: bool = False, *, verify: bool = True, verbose: bool = True) -> World:
-    """The Coat shopping data set (Schnabel et al., ICML 2016), from its public files.
+    """The Coat shopping data set (Schnabel et al., ICML 2016) as a :class:`World` named ``"coat"``.
 
-    ``train.ascii`` / ``test.ascii``: users x items ratings (0 = missing); 24 self-selected
-    ratings per user in train, 16 of items drawn at random in test. ``propensities.ascii``
-    (same shape) and the one-hot ``user_item_features/{user,item}_features.ascii``.
-    Looked for in ``path``, ``$CAUSALREC_COAT``, ``data/external/coat``, the cache; downloaded
-    only with ``download=True``. ``verify`` checks the published files' sha256.
-
-    Returns a :class:`World` named ``"coat"``: ``interactions`` = train, ``randomized`` = test
-    (``user_id, item_id, rating``), ``propensity`` = the shipped propensity of each train
-    rating, ``truth`` None.
+    Its files: ``train.ascii`` / ``test.ascii`` (users x items ratings, 0 = missing: 24
+    self-selected per user / 16 drawn at random), ``propensities.ascii``, one-hot
+    ``user_item_features/{user,item}_features.ascii``; looked for in ``path``, ``$CAUSALREC_COAT``,
+    ``data/external/coat``, the cache; ``verify`` checks the published sha256. ``interactions`` =
+    train, ``randomized`` = test, ``propensity`` = the shipped one of each train rating.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -278,11 +253,10 @@ def load_coat(path=None, download: bool = False, *, verify: bool = True, verbose
     World('coat', n_users=290, n_items=300, logged=6960, randomized=4640)
     """
     folder = _find("coat", path, "CAUSALREC_COAT", COAT_FILES, COAT_URL, COAT_SHA256, download, verbose)
-    missing = [name for name in COAT_FILES if not (folder / name).exists()]
-    if missing:
+    if missing := [name for name in COAT_FILES if not (folder / name).exists()]:
         raise FileNotFoundError(f"the Coat folder {folder} lacks {missing}")
-    if verify:
-        _check_published(folder, COAT_SHA256, "Coat")
+    for file, expected in COAT_SHA256.items() if verify else ():
+        verify_sha256(folder / file, expected, delete=False)
     train, test, propensities, user_x, item_x = (_read_matrix(folder / name) for name in COAT_FILES)
     for name, matrix in (("train.ascii", train), ("test.ascii", test)):
         _check_values(matrix, (0, 1, 2, 3, 4, 5), folder / name, "a rating 1-5 (or 0 for missing)")
@@ -314,20 +288,17 @@ def _features(matrix: np.ndarray, id_column: str, prefix: str) -> pd.DataFrame:
 
 
 def load_movielens_100k(path=None, download: bool = False, *, verify: bool = True, verbose: bool = True) -> World:
-    """MovieLens 100K (GroupLens), from ``u.data``, ``u.item`` and ``u.user``; found as :func:`load_coat` does.
+    """MovieLens 100K (GroupLens) from ``u.data``, ``u.item``, ``u.user`` (found as by :func:`load_coat`).
 
-    Returns a :class:`World` named ``"movielens-100k"``: 0-based IDs; ``interactions``
-    ``user_id, item_id, rating, timestamp, day`` (days since the first rating); ``items``
-    ``item_id, title`` and 19 genre flags; ``users`` ``user_id, age, gender, occupation``;
-    no randomized part.
-    """
+    A :class:`World` named ``"movielens-100k"``, 0-based IDs: ``interactions`` ``user_id, item_id, rating,
+    timestamp, day`` (since the first rating); ``items`` ``item_id, title`` and 19 genre flags; ``users``
+    ``user_id, age, gender, occupation``; no randomized part."""
     folder = _find("movielens-100k", path, "CAUSALREC_MOVIELENS", MOVIELENS_FILES, MOVIELENS_URL,
                    MOVIELENS_SHA256, download, verbose)
-    missing = [name for name in MOVIELENS_FILES if not (folder / name).exists()]
-    if missing:
+    if missing := [name for name in MOVIELENS_FILES if not (folder / name).exists()]:
         raise FileNotFoundError(f"the MovieLens folder {folder} lacks {missing}")
-    if verify:
-        _check_published(folder, MOVIELENS_SHA256, "MovieLens 100K")
+    for file, expected in MOVIELENS_SHA256.items() if verify else ():
+        verify_sha256(folder / file, expected, delete=False)
     data = _read_matrix(folder / "u.data")
     if data.shape[1] != 4:
         raise ValueError(f"{folder / 'u.data'} must have 4 tab-separated columns, found {data.shape[1]}")
@@ -355,9 +326,7 @@ def load_movielens_100k(path=None, download: bool = False, *, verify: bool = Tru
                  source=str(folder))
 
 
-# ---------------------------------------------------------------------------------------------
-# A simulated world of Coat's exact shape, whose truth is known
-# ---------------------------------------------------------------------------------------------
+# ------------------------------------------------------------ a simulated world of Coat's shape, whose truth is known
 
 #: Coat's one-hot feature groups and their sizes: users (14 columns), items (33 columns).
 COAT_USER_GROUPS = {"gender": 2, "age": 6, "location": 3, "fashion_interest": 3}
@@ -376,11 +345,6 @@ class CoatTruth:
     propensity: np.ndarray
     params: dict
 
-    @property
-    def mse_of_expected(self) -> float:
-        """Irreducible error: MSE of the expected rating against the realised one, over all pairs."""
-        return float(np.mean((self.expected_rating - self.ratings) ** 2))
-
 
 def _fixed_size_probabilities(logits: np.ndarray, n_select: int) -> np.ndarray:
     """Row-wise probabilities proportional to ``exp(logits)``, capped at 1, each row summing to ``n_select``."""
@@ -398,11 +362,8 @@ def _fixed_size_probabilities(logits: np.ndarray, n_select: int) -> np.ndarray:
 
 
 def _systematic_sample(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``round(p.sum())`` distinct indices, index ``k`` drawn with probability exactly ``p[k]``.
-
-    Systematic sampling (Madow, 1949) on a random order: lay the probabilities end to end,
-    draw one uniform start in [0, 1) and take the items under ``start, start + 1, ...``.
-    """
+    """``round(p.sum())`` distinct indices, ``k`` drawn with probability exactly ``p[k]``: systematic sampling
+    (Madow, 1949) on a random order, one uniform start in [0, 1) and the items under ``start, start + 1, ...``."""
     n_select = int(round(p.sum()))
     order = rng.permutation(len(p))
     edges = np.cumsum(p[order])
@@ -413,19 +374,14 @@ def _systematic_sample(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_test: int = 16,
               selection_strength: float = 0.6, rating_noise: float = 0.7, random_state=0) -> World:
-    """A simulated world of the Coat data set's exact shape and mechanisms, with its truth.
+    """A simulated world of the Coat data set's shape and mechanisms (as :func:`load_coat`), with its truth.
 
-    Users and items get Coat's one-hot groups (:data:`COAT_USER_GROUPS`,
-    :data:`COAT_ITEM_GROUPS`). Every pair has a rating 1-5: a latent score (taste x
-    attributes, a bonus when the coat's gender matches the user's, quality, leniency,
-    noise of sd ``rating_noise``) cut at fixed thresholds. Each user self-selects exactly
-    ``n_train`` items with probabilities proportional to ``exp(selection_strength *
-    (rating - 3) + 0.8 * gender match + 0.6 * front page)``, capped at 1 (missing not at
-    random; systematic sampling makes them exactly ``truth.propensity``), and rates
-    ``n_test`` items drawn uniformly (the test set).
-
-    Returns the :class:`World` that :func:`load_coat` returns (named ``"coat-like"``),
-    with ``truth`` a :class:`CoatTruth`.
+    Coat's one-hot groups (:data:`COAT_USER_GROUPS`, :data:`COAT_ITEM_GROUPS`). Every pair has a
+    rating 1-5: a latent score (taste x attributes, a bonus when the coat's gender matches the
+    user's, quality, leniency, noise of sd ``rating_noise``) cut at fixed thresholds. Each user
+    self-selects ``n_train`` items with probabilities proportional to ``exp(selection_strength *
+    (rating - 3) + 0.8 * gender match + 0.6 * front page)``, capped at 1 (MNAR; systematic sampling
+    makes them exactly ``truth.propensity``, a :class:`CoatTruth`) and rates ``n_test`` uniform items.
 
     >>> data = coat_like(random_state=0)
     >>> data
@@ -438,21 +394,17 @@ def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_te
     for name, value in (("n_train", n_train), ("n_test", n_test)):
         if value > n_items:
             raise ValueError(f"{name} ({value}) cannot exceed n_items ({n_items}): each user rates distinct items")
-    if isinstance(selection_strength, bool) or not np.isfinite(float(selection_strength)):
-        raise ValueError(f"selection_strength must be a finite number, got {selection_strength!r}")
-    if isinstance(rating_noise, bool) or not float(rating_noise) > 0 or not np.isfinite(float(rating_noise)):
-        raise ValueError(f"rating_noise must be a finite number > 0, got {rating_noise!r}")
+    check_fraction(selection_strength, "selection_strength", low=-np.inf, high=np.inf)
+    check_fraction(rating_noise, "rating_noise", low=0.0, high=np.inf, inclusive=(False, False))
     check_memory(80 * n_users * n_items, f"coat_like(n_users={n_users:,}, n_items={n_items:,})")  # ~10 dense arrays
-    rng = check_random_state(random_state)
-    dim = 4
+    rng, dim = check_random_state(random_state), 4
 
     user_codes = [rng.integers(0, size, n_users) for size in COAT_USER_GROUPS.values()]
     item_codes = [rng.integers(0, size, n_items) for size in COAT_ITEM_GROUPS.values()]
     item_codes[3] = (rng.random(n_items) < 0.2).astype(np.int64)        # a fifth of the coats on the front page
     one_hot = [np.concatenate([np.eye(size, dtype=np.int64)[c] for c, size in zip(codes, groups.values())], axis=1)
                for codes, groups in ((user_codes, COAT_USER_GROUPS), (item_codes, COAT_ITEM_GROUPS))]
-    type_centre = rng.normal(size=(COAT_ITEM_GROUPS["jacket_type"], dim))
-    colour_centre = rng.normal(size=(COAT_ITEM_GROUPS["color"], dim))
+    type_centre, colour_centre = (rng.normal(size=(COAT_ITEM_GROUPS[g], dim)) for g in ("jacket_type", "color"))
     attributes = type_centre[item_codes[1]] + 0.5 * colour_centre[item_codes[2]] + 0.5 * rng.normal(size=(n_items, dim))
     taste = rng.normal(size=(n_users, dim)) * (0.6 + 0.4 * user_codes[3])[:, None]   # fashion interest sharpens taste
     quality, leniency = rng.normal(0.0, 0.4, n_items), rng.normal(0.0, 0.4, n_users)
@@ -469,10 +421,10 @@ def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_te
     train_items = np.stack([_systematic_sample(propensity[u], rng) for u in range(n_users)])
     test_items = np.stack([rng.choice(n_items, n_test, replace=False) for _ in range(n_users)])
 
-    def table(item_matrix):
-        u = np.repeat(np.arange(n_users), item_matrix.shape[1])
-        i = np.sort(item_matrix, axis=1).ravel()
-        return pd.DataFrame({schema.USER: u, schema.ITEM: i, schema.RATING: ratings[u, i].astype(float)})
+    def table(item_matrix):  # the ratings of those items, by user then item
+        chosen = np.zeros(ratings.shape, dtype=bool)
+        chosen[np.arange(n_users)[:, None], item_matrix] = True
+        return _ratings_table(np.where(chosen, ratings, 0))
 
     interactions = table(train_items)
     params = {"n_users": n_users, "n_items": n_items, "n_train": n_train, "n_test": n_test,
@@ -487,19 +439,12 @@ def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_te
                  source=f"simulated: causalrec.data.load.coat_like(random_state={params['random_state']})")
 
 
-def _check_world(data) -> None:
+def write_coat(data: World, directory) -> Path:
+    """Write a Coat-shaped ``data`` in Coat's layout (CRLF included) into ``directory``; return it.
+
+    Propensities: every pair's from a :class:`CoatTruth`, else the train ratings' (0 elsewhere)."""
     if not isinstance(data, World):
         raise TypeError(f"data must be a World, got {type(data).__name__}")
-
-
-def write_coat(data: World, directory) -> Path:
-    """Write a Coat-shaped ``data`` (with ``randomized`` and ``propensity``) in Coat's public layout.
-
-    CRLF line endings, as the published files; readable by :func:`load_coat`. The
-    propensities of every pair come from ``data.truth`` when it is a :class:`CoatTruth`,
-    else those of the train ratings and 0 elsewhere. Returns the folder (created if missing).
-    """
-    _check_world(data)
     if data.randomized is None or data.propensity is None:
         raise ValueError(f"data {data.name!r} needs a randomized test set and train propensities "
                          "to be written in Coat's layout")
@@ -525,15 +470,15 @@ def write_coat(data: World, directory) -> Path:
 
 
 def all_pairs(data: World) -> pd.DataFrame:
-    """Every (user, item) pair with both sides' numeric features and ``rated`` (0/1: in ``data.interactions``).
-
-    The population a propensity model is fitted on. Rows are ordered by user, then item.
+    """Every (user, item) pair, by user then item, with both sides' numeric features and ``rated`` (0/1:
+    in ``data.interactions``): the population a propensity model is fitted on.
 
     >>> pairs = all_pairs(coat_like(n_users=4, n_items=5, n_train=2, n_test=1, random_state=0))
     >>> len(pairs), int(pairs["rated"].sum()), pairs.shape[1]
     (20, 8, 50)
     """
-    _check_world(data)
+    if not isinstance(data, World):
+        raise TypeError(f"data must be a World, got {type(data).__name__}")
     users, items = data.users.drop(columns=schema.USER), data.items.drop(columns=schema.ITEM)
     for name, table in (("users", users), ("items", items)):
         text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
@@ -545,6 +490,5 @@ def all_pairs(data: World) -> pd.DataFrame:
     user, item = np.divmod(np.arange(data.n_users * data.n_items), data.n_items)
     frame = pd.concat([pd.DataFrame({schema.USER: user, schema.ITEM: item}),
                        users.iloc[user].reset_index(drop=True), items.iloc[item].reset_index(drop=True)], axis=1)
-    rated = np.zeros(len(frame), dtype=np.int64)
-    rated[data.interactions[schema.USER].to_numpy() * data.n_items + data.interactions[schema.ITEM].to_numpy()] = 1
-    return frame.assign(rated=rated)
+    logged = data.interactions[schema.USER].to_numpy() * data.n_items + data.interactions[schema.ITEM].to_numpy()
+    return frame.assign(rated=np.isin(np.arange(len(frame)), logged).astype(np.int64))

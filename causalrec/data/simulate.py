@@ -1,28 +1,23 @@
-"""A simulated shop whose causal structure is known (a structural causal model).
+"""A simulated shop whose causal structure is known: a structural causal model (SCM).
 
-Real logs never reveal the true effect of recommending an item, so the book's default
-data comes from the model written here; :class:`Truth` keeps what a real shop never
-sees. The story, in order (symbols as in the data card, ``data/README.md``):
+Real logs never reveal the true effect of recommending an item; here :class:`Truth` keeps it.
+The story, in order (symbols as in the data card, ``data/README.md``):
 
-1. **Items**: category, latent attributes ``v_i``, latent quality ``q_i``, price, and a
-   popularity that rises with quality (its visible shadow: a *confounder*); a short
-   text and a small grayscale image, both drawn from the category and attributes.
+1. **Items**: category, attributes ``v_i``, latent quality ``q_i``, price, a popularity that
+   rises with quality (its visible shadow: a *confounder*); a text and an image drawn from both.
 2. **Users**: taste ``t_u``, activity, price sensitivity ``s_u``, group (0 or 1).
-3. **Relevance** ``rho = sigmoid(a * t_u.v_i / sqrt(d) + b * q_i - s_u * log-price + c)``,
-   the click probability once examined; popularity does not enter it.
-4. **Exposure**: a few random candidates per session, a logged ``policy_score`` (a noisy
-   relevance logit); shown with probability ``sigmoid(alpha0 + alpha1 * score +
-   alpha2 * popularity_z)``, ranked within the session by score.
-5. **Outcomes**: position ``k`` is examined with probability ``k**-eta``; a click has
-   probability ``rho``, a purchase after a click ``kappa_group``; organic purchases
-   (``omega * rho * (0.5 + popularity percentile)``) happen whether shown or not.
-6. **Ratings** 1-5 follow relevance, and are given more often the higher they are (MNAR).
-7. A **randomized slice**: a few uniform items per user, shown with probability 1/2 at
-   a random slot, all rated: the unbiased yardstick (as in Coat and Yahoo! R3).
+3. **Relevance** ``rho = sigmoid(a * t_u.v_i / sqrt(d) + b * q_i - s_u * log-price + c)``
+   (click probability once examined; popularity does not enter it).
+4. **Exposure**: random candidates per session with a logged ``policy_score`` (a noisy relevance
+   logit), shown with probability ``sigmoid(alpha0 + alpha1 * score + alpha2 * popularity_z)``.
+5. **Outcomes**: position ``k`` (rank by score among shown) is examined with probability
+   ``k**-eta``; click ``rho``; purchase after a click ``kappa_group``; organic purchases
+   (``omega * rho * (0.5 + popularity percentile)``) whether shown or not.
+6. **Ratings** 1-5 follow relevance; the higher, the more often given (MNAR).
+7. A **randomized slice**: uniform items shown with probability 1/2 at a random slot, all rated.
 
-The effect of showing ``i`` to ``u`` is ``tau = (1 - organic) * examine(position) * rho *
-kappa``; :attr:`Truth.ate` averages it over the logged pairs. Memory grows with the logged
-pairs, never with users x items.
+The effect of showing ``i`` to ``u``: ``tau = (1 - organic) * examine(position) * rho * kappa``;
+:attr:`Truth.ate` averages it over logged pairs. Memory grows with pairs, not users x items.
 """
 
 from __future__ import annotations
@@ -48,20 +43,15 @@ _ADJECTIVES = (("classic", "modern"), ("light", "sturdy"), ("plain", "colorful")
 
 #: Structural parameters of the default world (documented in the data card).
 DEFAULT_PARAMS = {
-    "taste_weight": 0.8,        # a: weight of taste-attribute match in the relevance logit
-    "quality_weight": 0.5,      # b: weight of latent quality
-    "relevance_offset": -0.8,   # c
-    "policy_noise": 0.8,        # sd of the production model's error on the relevance logit
-    "alpha0": -0.4,             # exposure logit intercept
-    "alpha1": 0.7,              # exposure logit weight on policy_score
-    "alpha2": 0.7,              # exposure logit weight on standardized log popularity
-    "position_decay": 0.8,      # eta in examine(k) = 1 / k**eta
-    "kappa": (0.6, 0.3),        # P(purchase | click) for groups 0 and 1
-    "organic_rate": 0.25,       # omega
-    "rating_noise": 0.6,        # sd of the noise on the 1-5 rating scale
-    "rate_prob": (0.1, 0.15, 0.25, 0.4, 0.6),  # P(rate | clicked, rating = 1..5)
-    "group1_share": 0.4,
-    "session_size": 8,          # candidates per session
+    "taste_weight": 0.8, "quality_weight": 0.5, "relevance_offset": -0.8,  # a, b, c in the relevance logit
+    "policy_noise": 0.8,                          # sd of the production model's error on the relevance logit
+    "alpha0": -0.4, "alpha1": 0.7, "alpha2": 0.7,  # exposure logit: intercept, policy_score, popularity_z
+    "position_decay": 0.8,                        # eta in examine(k) = 1 / k**eta
+    "kappa": (0.6, 0.3),                          # P(purchase | click) for groups 0 and 1
+    "organic_rate": 0.25,                         # omega
+    "rating_noise": 0.6,                          # sd of the noise on the 1-5 rating scale
+    "rate_prob": (0.1, 0.15, 0.25, 0.4, 0.6),     # P(rate | clicked, rating = 1..5)
+    "group1_share": 0.4, "session_size": 8,       # share of group 1; candidates per session
 }
 
 
@@ -73,14 +63,11 @@ def _sigmoid(x):
 class Truth:
     """What the simulator knows and a real shop never could.
 
-    ``dag`` is the causal graph as a DOT string (DoWhy's ``graph``; ``relevance`` and
-    ``quality`` are latent). Arrays aligned with ``world.interactions`` (n_logged,):
-    ``propensity`` (true exposure probability), ``effect`` (true effect of exposure on
-    purchase), ``relevance_logged``, ``rating_propensity``; with ``world.randomized``:
-    ``relevance_randomized``, ``effect_randomized``. ``ate`` and ``ate_randomized``
-    average the effects; ``cate_by_group`` per user group. The latent factors (``user_taste``,
-    ``item_attributes``, ``item_quality``, ``price_sensitivity``, ``log_price_centered``) let
-    :meth:`relevance_for` score any pair; ``params`` are the structural parameters.
+    ``dag``: the causal graph in DOT (DoWhy's ``graph``; ``relevance``, ``quality`` latent). Per row
+    of ``world.interactions``: ``propensity`` (of exposure), ``effect`` (of exposure on purchase),
+    ``relevance_logged``, ``rating_propensity``; per row of ``world.randomized``: ``relevance_randomized``,
+    ``effect_randomized``. Their means ``ate``, ``ate_randomized``; ``cate_by_group``. The latent factors
+    let :meth:`relevance_for` score any pair; ``params``: the structural parameters.
     """
 
     dag: str
@@ -105,15 +92,12 @@ class Truth:
 
     def relevance_for(self, users, items) -> np.ndarray:
         """True relevance (in (0, 1)) of the pairs ``(users[k], items[k])``, integer IDs of shape (n,)."""
-        users = np.asarray(users, dtype=np.int64)
-        items = np.asarray(items, dtype=np.int64)
+        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
         if users.shape != items.shape:
             raise ValueError(f"users and items must have the same shape, got {users.shape} and {items.shape}")
-        n_users, n_items = len(self.user_taste), len(self.item_attributes)
-        if users.size and (users.min() < 0 or users.max() >= n_users):
-            raise ValueError(f"user IDs must lie in [0, {n_users}), got range [{users.min()}, {users.max()}]")
-        if items.size and (items.min() < 0 or items.max() >= n_items):
-            raise ValueError(f"item IDs must lie in [0, {n_items}), got range [{items.min()}, {items.max()}]")
+        for what, ids, n in (("user", users, len(self.user_taste)), ("item", items, len(self.item_attributes))):
+            if ids.size and (ids.min() < 0 or ids.max() >= n):
+                raise ValueError(f"{what} IDs must lie in [0, {n}), got range [{ids.min()}, {ids.max()}]")
         return _relevance(self.user_taste[users], self.item_attributes[items], self.item_quality[items],
                           self.price_sensitivity[users], self.log_price_centered[items], self.params)
 
@@ -122,12 +106,9 @@ class Truth:
         """Dense true relevance, shape (n_users, n_items); refused above :attr:`DENSE_LIMIT` pairs."""
         n_users, n_items = len(self.user_taste), len(self.item_attributes)
         if n_users * n_items > self.DENSE_LIMIT:
-            raise ValueError(
-                f"a dense relevance matrix of {n_users} x {n_items} exceeds {self.DENSE_LIMIT:,} entries; "
-                "use truth.relevance_for(users, items) for the pairs you need"
-            )
-        users = np.repeat(np.arange(n_users), n_items)
-        items = np.tile(np.arange(n_items), n_users)
+            raise ValueError(f"a dense relevance matrix of {n_users} x {n_items} exceeds {self.DENSE_LIMIT:,} "
+                             "entries; use truth.relevance_for(users, items) for the pairs you need")
+        users, items = np.divmod(np.arange(n_users * n_items), n_items)
         return self.relevance_for(users, items).reshape(n_users, n_items)
 
 
@@ -147,11 +128,8 @@ def _causal_graph() -> str:
 
 
 def _sample_pairs(rng, counts, n_items, exclude_keys=None):
-    """For user u, up to counts[u] distinct random items (no dense matrix).
-
-    Draws with replacement (with slack), drops repeats and excluded pairs, and
-    keeps the first ``counts[u]`` per user; returns (users, items) sorted by user.
-    """
+    """For user u, up to counts[u] distinct random items: draws with replacement (with slack), drops
+    repeats and excluded pairs, keeps the first ``counts[u]``; returns (users, items) sorted by user."""
     counts = np.minimum(counts, n_items)
     slack = np.ceil(counts * 1.5 + 5).astype(np.int64)
     users = np.repeat(np.arange(len(counts)), slack)
@@ -180,8 +158,7 @@ def _describe_items(rng, category, attributes, price_z, nouns_choice):
         words = [pair[int(pos)] for pair, pos, s in zip(_ADJECTIVES, positive[i], shown[i]) if s]
         noun = _NOUNS[cat][nouns_choice[i]]
         tier = "premium " if price_z[i] > 0.8 else ("budget " if price_z[i] < -0.8 else "")
-        lead = " ".join(words[:2])
-        tail = " and ".join(words[2:])
+        lead, tail = " ".join(words[:2]), " and ".join(words[2:])
         text = f"{tier}{lead} {noun}".strip().replace("  ", " ")
         if tail:
             text += f", {tail}"
@@ -191,7 +168,6 @@ def _describe_items(rng, category, attributes, price_z, nouns_choice):
 
 def _draw_images(rng, category, attributes, size):
     """Grayscale images: a category-specific pattern plus attribute-driven quadrant shading."""
-    n_cat = len(CATEGORY_NAMES)
     yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
     patterns = np.stack([
         (np.sin(2 * np.pi * 3 * yy) > 0).astype(float),                # horizontal stripes
@@ -200,7 +176,7 @@ def _draw_images(rng, category, attributes, size):
         (((xx - 0.5) ** 2 + (yy - 0.5) ** 2) < 0.12).astype(float),    # disc
         ((np.abs(xx - 0.5) < 0.12) | (np.abs(yy - 0.5) < 0.12)).astype(float),  # cross
         ((np.abs(xx - 0.5) > 0.3) | (np.abs(yy - 0.5) > 0.3)).astype(float),    # frame
-    ])[:n_cat]
+    ])[:len(CATEGORY_NAMES)]
     top = np.arange(size) < size // 2  # quadrants: top-left, top-right, bottom-left, bottom-right
     quadrants = np.stack([np.outer(a, b) for a in (top, ~top) for b in (top, ~top)]).astype(float)
     shade = _sigmoid(1.5 * attributes[:, :4])                           # (n_items, 4)
@@ -210,9 +186,8 @@ def _draw_images(rng, category, attributes, size):
 
 
 def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_user: int = 60,
-                  randomized_per_user: int = 10, n_days: int = 28, n_factors: int = 8,
-                  image_size: int = 16, params: dict | None = None,
-                  random_state=0) -> World:
+                  randomized_per_user: int = 10, n_days: int = 28, n_factors: int = 8, image_size: int = 16,
+                  params: dict | None = None, random_state=0) -> World:
     """Simulate a shop's logs together with their causal truth.
 
     Parameters
@@ -242,7 +217,8 @@ def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_use
     >>> 0 < world.truth.ate < 1
     True
     """
-    n_users, n_items = check_positive_int(n_users, "n_users", minimum=2), check_positive_int(n_items, "n_items", minimum=10)
+    n_users = check_positive_int(n_users, "n_users", minimum=2)
+    n_items = check_positive_int(n_items, "n_items", minimum=10)
     candidates_per_user = check_positive_int(candidates_per_user, "candidates_per_user")
     randomized_per_user = check_positive_int(randomized_per_user, "randomized_per_user", minimum=0)
     n_days, n_factors = check_positive_int(n_days, "n_days"), check_positive_int(n_factors, "n_factors", minimum=8)
@@ -251,8 +227,7 @@ def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_use
         raise ValueError(f"unknown simulation parameter(s) {unknown}; allowed: {sorted(DEFAULT_PARAMS)}")
     p = {**DEFAULT_PARAMS, **(params or {})}
     check_fraction(p["group1_share"], "params['group1_share']")
-    # Peak memory, measured: about 200 bytes per candidate pair drawn (1.5x slack + 5 per user),
-    # 24 bytes per image pixel, and the latent vectors.
+    # Peak memory, measured: ~200 bytes per candidate pair drawn, 24 per image pixel, the latent vectors
     draws = n_users * (1.5 * (candidates_per_user + randomized_per_user) + 10)
     check_memory(200 * draws + 24 * n_items * image_size**2 + 16 * n_factors * (n_users + n_items),
                  f"simulate_shop(n_users={n_users:,}, n_items={n_items:,})")
@@ -260,9 +235,7 @@ def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_use
                   randomized_per_user=randomized_per_user, n_days=n_days, n_factors=n_factors,
                   image_size=image_size, params=p,
                   random_state=random_state if isinstance(random_state, (int, np.integer)) else None)
-    rng = check_random_state(random_state)
-    n_cat = len(CATEGORY_NAMES)
-    d = n_factors
+    rng, n_cat, d = check_random_state(random_state), len(CATEGORY_NAMES), n_factors
 
     # 1. Items -----------------------------------------------------------------
     centres = rng.normal(0.0, 1.0, size=(n_cat, d))
@@ -291,8 +264,7 @@ def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_use
     group = (rng.random(n_users) < p["group1_share"]).astype(np.int64)
 
     # 3-4. Candidates, policy score, exposure ---------------------------------------
-    counts = np.maximum(3, rng.poisson(candidates_per_user * activity / np.mean(activity)))
-    counts = np.minimum(counts, n_items)
+    counts = np.minimum(np.maximum(3, rng.poisson(candidates_per_user * activity / np.mean(activity))), n_items)
     u, i = _sample_pairs(rng, counts, n_items)
     rho = _relevance(taste[u], attributes[i], quality[i], sensitivity[u], log_price_c[i], p)
     logit = np.log(rho) - np.log1p(-rho)
@@ -301,10 +273,8 @@ def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_use
     exposed = (rng.random(len(u)) < propensity).astype(np.int64)
 
     # sessions of about session_size candidates; positions rank shown items by policy score
-    within = np.arange(len(u)) - np.searchsorted(u, u, side="left")
-    session_of_user = within // p["session_size"]
-    n_sessions = int(session_of_user.max()) + 1
-    session_key = u * n_sessions + session_of_user
+    session_of_user = (np.arange(len(u)) - np.searchsorted(u, u, side="left")) // p["session_size"]
+    session_key = u * (int(session_of_user.max()) + 1) + session_of_user
     unique_sessions, session_index = np.unique(session_key, return_inverse=True)
     day = rng.integers(0, n_days, size=len(unique_sessions))[session_index]
     order = np.lexsort((-policy_score, session_key))
@@ -322,9 +292,7 @@ def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_use
     effect = (1.0 - organic) * examine_if_shown * rho * kappa
     examined = exposed.astype(bool) & (rng.random(len(u)) < examine_if_shown)
     clicked = examined & (rng.random(len(u)) < rho)
-    bought_via_click = clicked & (rng.random(len(u)) < kappa)
-    bought_organic = rng.random(len(u)) < organic
-    purchased = bought_via_click | bought_organic
+    purchased = (clicked & (rng.random(len(u)) < kappa)) | (rng.random(len(u)) < organic)  # via a click, or organic
 
     # 6. Ratings (MNAR) ----------------------------------------------------------------
     rate_prob = np.asarray(p["rate_prob"], dtype=float)
@@ -336,8 +304,7 @@ def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_use
         schema.USER: u, schema.ITEM: i, schema.DAY: day, schema.POLICY_SCORE: policy_score,
         schema.EXPOSED: exposed, schema.POSITION: np.where(exposed == 1, position_if_shown, 0),
         schema.CLICKED: clicked.astype(np.int64), schema.PURCHASED: purchased.astype(np.int64),
-        schema.RATING: np.where(rated, true_rating, np.nan),
-    })
+        schema.RATING: np.where(rated, true_rating, np.nan)})
     sort = np.lexsort((i, u, day))
     interactions = interactions.iloc[sort].reset_index(drop=True)
 
@@ -359,36 +326,23 @@ def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_use
         schema.USER: ru, schema.ITEM: ri, schema.DAY: r_day, schema.EXPOSED: r_exposed,
         schema.POSITION: np.where(r_exposed == 1, r_position_if_shown, 0),
         schema.CLICKED: r_clicked.astype(np.int64), schema.PURCHASED: r_purchased.astype(np.int64),
-        schema.RATING: r_rating.astype(float),
-    })
+        schema.RATING: r_rating.astype(float)})
     r_sort = np.lexsort((ri, ru, r_day))
     randomized = randomized.iloc[r_sort].reset_index(drop=True)
 
     users = pd.DataFrame({schema.USER: np.arange(n_users), schema.GROUP: group,
                           schema.ACTIVITY: activity, schema.PRICE_SENSITIVITY: sensitivity})
-    items = pd.DataFrame({schema.ITEM: np.arange(n_items),
-                          schema.CATEGORY: np.asarray(CATEGORY_NAMES)[category],
-                          schema.PRICE: price, schema.POPULARITY: popularity,
-                          schema.DESCRIPTION: descriptions})
-
-    logged_group = group[u][sort]
-    effect_sorted = effect[sort]
-    cate = pd.Series(effect_sorted).groupby(logged_group).mean()
-    cate.index.name = schema.GROUP
-    cate.name = "true_effect"
-    truth = Truth(
-        dag=_causal_graph(),
-        propensity=propensity[sort], effect=effect_sorted,
-        relevance_logged=rho[sort], relevance_randomized=r_rho[r_sort],
-        rating_propensity=rating_propensity[sort], effect_randomized=r_effect[r_sort],
-        ate=float(effect.mean()), ate_randomized=float(r_effect.mean()) if len(ru) else float("nan"),
-        cate_by_group=cate,
-        user_taste=taste, item_attributes=attributes, item_quality=quality,
-        price_sensitivity=sensitivity, log_price_centered=log_price_c, params=p,
-    )
-    return World(users=users, items=items, interactions=interactions, randomized=randomized,
-                 images=images, truth=truth, name="shop", source="simulated: causalrec.simulate_shop",
-                 config=config)
+    items = pd.DataFrame({schema.ITEM: np.arange(n_items), schema.CATEGORY: np.asarray(CATEGORY_NAMES)[category],
+                          schema.PRICE: price, schema.POPULARITY: popularity, schema.DESCRIPTION: descriptions})
+    cate = pd.Series(effect[sort]).groupby(group[u][sort]).mean().rename("true_effect").rename_axis(schema.GROUP)
+    truth = Truth(dag=_causal_graph(), propensity=propensity[sort], effect=effect[sort], relevance_logged=rho[sort],
+                  relevance_randomized=r_rho[r_sort], rating_propensity=rating_propensity[sort],
+                  effect_randomized=r_effect[r_sort], ate=float(effect.mean()),
+                  ate_randomized=float(r_effect.mean()) if len(ru) else float("nan"), cate_by_group=cate,
+                  user_taste=taste, item_attributes=attributes, item_quality=quality,
+                  price_sensitivity=sensitivity, log_price_centered=log_price_c, params=p)
+    return World(users=users, items=items, interactions=interactions, randomized=randomized, images=images,
+                 truth=truth, name="shop", source="simulated: causalrec.simulate_shop", config=config)
 
 
 def _draw_ratings(rng, rho, noise_sd):

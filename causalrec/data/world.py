@@ -1,46 +1,27 @@
 """One container for every data set in the book, simulated or real."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
-__all__ = ["World"]
 
 
 @dataclass(repr=False)
 class World:
     """Users, items and what was logged about them; the truth behind it when it is known.
 
-    The simulated shop (:func:`~causalrec.data.simulate.simulate_shop`), Coat,
-    MovieLens and the Coat-shaped simulation all come back as a ``World``, so code
-    written for one runs on the others.
+    :func:`~causalrec.data.simulate.simulate_shop`, :func:`~causalrec.data.load.load_coat`,
+    :func:`~causalrec.data.load.load_movielens_100k` and :func:`~causalrec.data.load.coat_like`
+    all return one, so code written for one data set runs on the others.
 
-    Attributes
-    ----------
-    users, items : pandas.DataFrame
-        One row per user (``user_id`` 0..n_users-1) and per item (``item_id``), plus features.
-    interactions : pandas.DataFrame
-        The logged rows (self-selected or chosen by a policy): ``user_id, item_id`` and outcomes.
-    randomized : pandas.DataFrame or None
-        Rows collected at random (the shop's randomized slice, Coat's test set), if any.
-    images : numpy.ndarray of float32, shape (n_items, size, size), or None
-        One grayscale image per item, row ``i`` for ``item_id == i``.
-    truth : object or None
-        What only a simulator knows (:class:`~causalrec.data.simulate.Truth`,
-        :class:`~causalrec.data.load.CoatTruth`); None for real data.
-    propensity : numpy.ndarray or None
-        A propensity shipped with the data for each row of ``interactions`` (Coat).
-    name, source : str
-        What the data is, and where it was read from (or how it was simulated).
-    config : dict
-        The arguments it was generated or loaded with.
+    ``users`` and ``items``: one row per ``user_id`` / ``item_id`` (0..n-1) plus features.
+    ``interactions``: the logged rows (chosen by a policy or self-selected). ``randomized``:
+    rows collected at random (the shop's randomized slice, Coat's test set) or None.
+    ``images``: float32 (n_items, size, size) in [0, 1], or None. ``truth``: what only a
+    simulator knows (:class:`~causalrec.data.simulate.Truth`, :class:`~causalrec.data.load.CoatTruth`),
+    None for real data. ``propensity``: one per logged row when the data ships them (Coat).
+    ``name``, ``source`` (where it was read from or how it was simulated), ``config`` (arguments).
 
-    Examples
-    --------
-    >>> import pandas as pd
     >>> World(users=pd.DataFrame({"user_id": [0, 1]}), items=pd.DataFrame({"item_id": [0]}),
     ...       interactions=pd.DataFrame({"user_id": [1], "item_id": [0]}), name="tiny")
     World('tiny', n_users=2, n_items=1, logged=1, randomized=0)
