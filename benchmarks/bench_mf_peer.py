@@ -18,7 +18,8 @@ Methods (one torch thread; Cornac runs single-threaded when seeded):
 - ``causalrec ALS (validated)``: the best validated setting, refitted on the
   whole training 80 % with the validated number of sweeps. Target: test RMSE
   <= 0.91.
-- ``causalrec ALS (k=10)``: the best validated setting with 10 factors.
+- ``causalrec ALS (k=10)``: the best validated setting with 10 factors (listed only
+  when the best setting of all has another ``dim``).
 - ``torch Adam loop``: a plain hand-written torch minibatch loop (MF with
   biases, MSE, Adam, batch 1024), the gradient route.
 - ``Cornac MF``: Cornac's ``MF`` (Cython SGD) with its default settings and
