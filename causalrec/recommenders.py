@@ -600,7 +600,8 @@ class ContentBasedRecommender(_Baseline):
         return self
 
     def score_items(self, users) -> np.ndarray:
-        scores = normalize(self.user_profiles_[self._users(users)]) @ self.item_features_.T
+        users = self._users(users)
+        scores = normalize(self.user_profiles_[users]) @ self.item_features_.T
         return scores.toarray() if sp.issparse(scores) else np.asarray(scores, dtype=float)
 
 
@@ -639,4 +640,5 @@ class ItemKNNRecommender(_Baseline):
         return self
 
     def score_items(self, users) -> np.ndarray:
-        return (self.user_item_[self._users(users)] @ self.similarity_).toarray()
+        users = self._users(users)
+        return (self.user_item_[users] @ self.similarity_).toarray()
