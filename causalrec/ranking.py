@@ -422,7 +422,7 @@ def fold_in_users(estimator, interactions, *, target=schema.CLICKED, steps=100, 
     users = _ids(interactions[schema.USER].to_numpy(), f"interactions[{schema.USER!r}]")
     items = _ids(interactions[schema.ITEM].to_numpy(), f"interactions[{schema.ITEM!r}]")
     if items.max() >= estimator.n_items_:
-        raise ValueError(f"interactions hold item ID(s) {np.unique(items[items >= estimator.n_items_])[:SHOW].tolist()} "
+        raise ValueError(f"interactions[{schema.ITEM!r}] holds ID(s) {np.unique(items[items >= estimator.n_items_])[:SHOW].tolist()} "
                          f"outside the model's catalogue [0, {estimator.n_items_})")
     y = interactions[target].to_numpy(dtype=np.float32)
     if estimator.loss_ == "bce" and not np.isin(y, (0, 1)).all():

@@ -1,5 +1,5 @@
-"""Tests for causalrec.ranking: top-k selection, batched recommendation, and the
-four baselines (hand-made cases, bad inputs, and quality on the default world)."""
+"""causalrec.ranking: top-k against a full sort, batched recommendation, re-rankers, and cold start
+(fold-in and fill-in checked against the simulator's truth)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import roc_auc_score
 
 import causalrec as cr
 from causalrec import schema
-from causalrec.ranking import (ContentBasedRecommender, ItemKNNRecommender, PopularityRecommender,
-                                 RandomRecommender, recommend, top_k)
+from causalrec.ranking import recommend, top_k
+from causalrec.recommenders import PopularityRecommender
 
 
 def _reference_top_k(scores, k, ids=None):
@@ -87,35 +85,27 @@ def test_top_k_accepts_torch_tensors():
     np.testing.assert_array_equal(top_k(scores, 2).indices, [[1, 2]])
 
 
-@pytest.mark.parametrize("k, error, match", [
-    (0, ValueError, "k must be at least 1"),
-    (-2, ValueError, "k must be at least 1"),
-    (4, ValueError, "larger than the number of items"),
-    (1.5, TypeError, "k must be an integer"),
-])
-def test_top_k_rejects_bad_k(k, error, match):
-    with pytest.raises(error, match=match):
+@pytest.mark.parametrize("k", [0, -2, 4, 1.5])
+def test_top_k_rejects_bad_k(k):
+    with pytest.raises((ValueError, TypeError), match="k"):
         top_k(np.ones((2, 3)), k)
 
 
 def test_top_k_rejects_bad_scores_and_masks():
     with pytest.raises(ValueError, match="NaN"):
         top_k(np.array([[0.1, np.nan]]), 1)
-    with pytest.raises(ValueError, match="empty"):
-        top_k(np.empty((0, 3)), 1)
-    with pytest.raises(ValueError, match="empty"):
-        top_k(np.empty((2, 0)), 1)
-    with pytest.raises(ValueError, match="2-D"):
-        top_k(np.ones(3), 1)
+    for empty in (np.empty((0, 3)), np.empty((2, 0)), np.ones(3)):
+        with pytest.raises(ValueError, match="scores"):
+            top_k(empty, 1)
     with pytest.raises(ValueError, match="exclude has shape"):
         top_k(np.ones((2, 3)), 1, exclude=np.zeros((2, 2), dtype=bool))
     with pytest.raises(TypeError, match="boolean mask"):
         top_k(np.ones((2, 3)), 1, exclude=np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="exclude columns"):
+    with pytest.raises(ValueError, match="exclude"):
         top_k(np.ones((2, 3)), 1, exclude=(np.array([0]), np.array([3])))
-    with pytest.raises(ValueError, match="repeated"):
+    with pytest.raises(ValueError, match="item_ids"):
         top_k(np.ones((1, 3)), 1, item_ids=[1, 1, 2])
-    with pytest.raises(ValueError, match="one ID per column"):
+    with pytest.raises(ValueError, match="item_ids"):
         top_k(np.ones((1, 3)), 1, item_ids=[1, 2])
 
 
@@ -167,17 +157,17 @@ def test_recommend_shows_a_progress_bar_only_when_verbose(capsys):
 def test_recommend_rejects_bad_inputs():
     table = np.ones((3, 4))
     good = _table_scorer(table)
-    with pytest.raises(ValueError, match="repeated"):
+    with pytest.raises(ValueError, match="users"):
         recommend(good, [0, 0], 4)
-    with pytest.raises(ValueError, match="users is empty"):
+    with pytest.raises(ValueError, match="users"):
         recommend(good, [], 4)
-    with pytest.raises(ValueError, match="larger than n_items"):
+    with pytest.raises(ValueError, match="k=5"):
         recommend(good, [0], 4, k=5)
-    with pytest.raises(ValueError, match="scorer returned shape"):
+    with pytest.raises(ValueError, match="scorer"):
         recommend(lambda u: np.ones((len(u), 3)), [0], 4, k=1)
-    with pytest.raises(ValueError, match=r"NaN scores for user\(s\) \[2\]"):
+    with pytest.raises(ValueError, match="NaN"):
         recommend(lambda u: np.where(u[:, None] == 2, np.nan, 1.0) * np.ones((1, 4)), [1, 2], 4, k=1)
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match="seen"):
         recommend(good, [0], 4, k=1, seen=pd.DataFrame({schema.USER: [0], schema.ITEM: [4]}))
     with pytest.raises(ValueError, match="missing required column"):
         recommend(good, [0], 4, k=1, seen=pd.DataFrame({schema.USER: [0]}))
@@ -185,154 +175,9 @@ def test_recommend_rejects_bad_inputs():
         recommend(table, [0], 4)
 
 
-# --------------------------------------------------------------------------- baselines
-@pytest.fixture
-def log():
-    # users 0-1 like items 0 and 1; user 2 likes items 2 and 3; user 3 likes item 0 only
-    return pd.DataFrame({
-        schema.USER: [0, 0, 1, 1, 2, 2, 3, 3],
-        schema.ITEM: [0, 1, 0, 1, 2, 3, 0, 4],
-        schema.CLICKED: [1, 1, 1, 1, 1, 1, 1, 0],
-        schema.PURCHASED: [0, 1, 0, 0, 0, 1, 0, 1],
-    })
-
-
-def test_popularity_counts_positive_users_and_follows_the_positive_column(log):
-    model = PopularityRecommender().fit(log, n_items=6)
-    np.testing.assert_array_equal(model.popularity_, [3, 2, 1, 1, 0, 0])
-    assert model.recommend([3], k=2)[schema.ITEM].tolist() == [1, 2]     # item 0 already clicked
-    assert model.recommend([3], k=2, exclude_seen=False)[schema.ITEM].tolist() == [0, 1]
-    bought = PopularityRecommender(positive=schema.PURCHASED).fit(log, n_items=6)
-    np.testing.assert_array_equal(bought.popularity_, [0, 1, 0, 1, 1, 0])
-    scores = model.score_items([0, 2])
-    assert scores.shape == (2, 6) and (scores[0] == scores[1]).all()
-
-
-def test_random_recommender_is_deterministic_per_seed_and_batch_free(log):
-    a = RandomRecommender(random_state=7).fit(log)
-    b = RandomRecommender(random_state=7).fit(log)
-    c = RandomRecommender(random_state=8).fit(log)
-    np.testing.assert_array_equal(a.score_items([0, 1, 2, 3]), b.score_items([0, 1, 2, 3]))
-    assert not np.array_equal(a.score_items([0, 1]), c.score_items([0, 1]))
-    np.testing.assert_array_equal(a.score_items([2])[0], a.score_items([3, 2])[1])
-    pd.testing.assert_frame_equal(a.recommend([0, 1, 2, 3], k=2), a.recommend([0, 1, 2, 3], k=2, batch_size=1))
-    with pytest.raises(ValueError, match="random_state"):
-        RandomRecommender(random_state=-1).fit(log)
-
-
-def test_content_based_profiles_and_scores(log):
-    features = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 0, 2], [1, 0, 0.1]], dtype=float)
-    model = ContentBasedRecommender().fit(log, features)
-    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
-    np.testing.assert_allclose(model.user_profiles_[0], unit[[0, 1]].mean(axis=0))
-    np.testing.assert_allclose(model.user_profiles_[3], unit[0])             # the unclicked item 4 is ignored
-    expected = unit @ (unit[0] / np.linalg.norm(unit[0]))
-    np.testing.assert_allclose(model.score_items([3])[0], expected)
-    assert model.recommend([3], k=1)[schema.ITEM].tolist() == [4]            # the item most like item 0
-    # sparse features give the same scores
-    sparse = ContentBasedRecommender().fit(log, sp.csr_matrix(features))
-    np.testing.assert_allclose(sparse.score_items([0, 1, 2, 3]), model.score_items([0, 1, 2, 3]))
-
-
-def test_content_based_users_without_positives_score_zero(log):
-    model = ContentBasedRecommender().fit(log, np.eye(5), n_users=6)
-    assert (model.score_items([5]) == 0).all()
-
-
-def test_item_knn_similarity_and_neighbours(log):
-    model = ItemKNNRecommender().fit(log, n_items=5)
-    sim = model.similarity_.toarray()
-    assert sim[0, 1] == pytest.approx(2 / np.sqrt(3 * 2))                   # users {0,1,3} vs {0,1}
-    assert sim[2, 3] == pytest.approx(1.0) and sim[0, 2] == 0 and np.all(np.diag(sim) == 0)
-    np.testing.assert_allclose(sim, sim.T)
-    scores = model.score_items([3])[0]                                      # user 3 clicked item 0
-    np.testing.assert_allclose(scores, sim[0])
-    assert model.recommend([3], k=1)[schema.ITEM].tolist() == [1]
-    pruned = ItemKNNRecommender(n_neighbors=1).fit(log, n_items=5)
-    assert (pruned.similarity_.toarray() > 0).sum(axis=1).max() == 1
-
-
-def test_score_pairs_matches_score_items(log):
-    model = ItemKNNRecommender().fit(log, n_items=5)
-    users, items = np.array([3, 0, 3, 2]), np.array([1, 4, 0, 3])
-    np.testing.assert_allclose(model.score_pairs(users, items, batch_size=1),
-                               model.score_items(users)[np.arange(4), items])
-
-
-def test_estimators_follow_the_scikit_learn_contract(log):
-    for model in (PopularityRecommender(), RandomRecommender(random_state=0), ItemKNNRecommender(n_neighbors=3)):
-        assert model.fit(log) is model
-        assert clone(model).get_params() == model.get_params()
-        assert not hasattr(clone(model), "user_item_")
-    with pytest.raises(NotFittedError, match="not fitted"):
-        PopularityRecommender().score_items([0])
-
-
-def test_baselines_reject_bad_inputs(log):
-    with pytest.raises(ValueError, match="unknown user"):
-        PopularityRecommender().fit(log).score_items([4])
-    with pytest.raises(ValueError, match="outside"):
-        PopularityRecommender().fit(log, n_items=3)
-    with pytest.raises(ValueError, match="missing required column"):
-        PopularityRecommender(positive="liked").fit(log)
-    with pytest.raises(ValueError, match="no positive rows"):
-        PopularityRecommender().fit(log.assign(**{schema.CLICKED: 0}))
-    with pytest.raises(ValueError, match="non-negative"):
-        PopularityRecommender().fit(log.assign(**{schema.USER: -1}))
-    with pytest.raises(ValueError, match="integer IDs"):
-        PopularityRecommender().fit(log.assign(**{schema.ITEM: 0.5}))
-    with pytest.raises(ValueError, match="NaN"):
-        ContentBasedRecommender().fit(log, np.full((5, 2), np.nan))
-    with pytest.raises(ValueError, match="outside"):
-        ContentBasedRecommender().fit(log, np.ones((3, 2)))               # item 4 has no feature row
-    with pytest.raises(ValueError, match="n_neighbors"):
-        ItemKNNRecommender(n_neighbors=0).fit(log)
-    with pytest.raises(ValueError, match="unknown item"):
-        PopularityRecommender().fit(log).score_pairs([0], [9])
-
-
-# --------------------------------------------------------------------------- default world
 @pytest.fixture(scope="module")
 def world():
     return cr.load_default()
-
-
-@pytest.fixture(scope="module")
-def randomized_auc(world):
-    """AUC of each baseline's scores against "rating >= 4" on the randomized slice."""
-    train, test = world.interactions, world.randomized
-    relevant = (test[schema.RATING] >= 4).to_numpy()
-    text = TfidfVectorizer().fit_transform(world.items[schema.DESCRIPTION])
-    models = {
-        "random": RandomRecommender(random_state=0).fit(train, n_users=world.n_users, n_items=world.n_items),
-        "popularity": PopularityRecommender().fit(train, n_users=world.n_users, n_items=world.n_items),
-        "content": ContentBasedRecommender().fit(train, text, n_users=world.n_users),
-        "item_knn": ItemKNNRecommender().fit(train, n_users=world.n_users, n_items=world.n_items),
-    }
-    return {name: roc_auc_score(relevant, model.score_pairs(test[schema.USER], test[schema.ITEM]))
-            for name, model in models.items()}
-
-
-def test_random_scores_carry_no_signal(randomized_auc):
-    assert 0.45 < randomized_auc["random"] < 0.55
-
-
-@pytest.mark.parametrize("name", ["popularity", "content", "item_knn"])
-def test_baselines_beat_random_on_the_randomized_slice(randomized_auc, name):
-    assert randomized_auc[name] > randomized_auc["random"] + 0.1
-
-
-@pytest.mark.parametrize("name", ["content", "item_knn"])
-def test_personalised_baselines_beat_popularity(randomized_auc, name):
-    assert randomized_auc[name] > randomized_auc["popularity"] + 0.02
-
-
-def test_recommendations_on_the_default_world_are_full_and_unseen(world):
-    model = ItemKNNRecommender().fit(world.interactions, n_users=world.n_users, n_items=world.n_items)
-    recs = model.recommend(np.arange(world.n_users), k=10)
-    assert len(recs) == 10 * world.n_users
-    clicked = world.interactions.loc[world.interactions[schema.CLICKED] == 1, [schema.USER, schema.ITEM]]
-    assert len(recs.merge(clicked, on=[schema.USER, schema.ITEM])) == 0
 
 
 # =========================================================================== cold start
@@ -398,7 +243,7 @@ def test_first_interactions_takes_the_earliest_rows_of_each_user():
     assert len(everything) == len(log) and nothing.empty
     tied = pd.DataFrame({schema.USER: [0, 0, 0], schema.ITEM: [7, 8, 9], schema.DAY: [1, 1, 0]})
     assert first_interactions(tied, 2)[0][schema.ITEM].tolist() == [7, 9]     # ties keep frame order
-    with pytest.raises(ValueError, match="n must be >= 0"):
+    with pytest.raises(ValueError, match="n"):
         first_interactions(log, -1)
     with pytest.raises(ValueError, match="missing required column"):
         first_interactions(log, 1, order_by="time")
@@ -436,8 +281,8 @@ def test_fill_item_embeddings_rejects_bad_input(small_mf):
         fill_item_embeddings(small_mf, [10])
     with pytest.raises(ValueError, match="fill must be"):
         fill_item_embeddings(small_mf, [8], fill="median")
-    with pytest.raises(TypeError, match="fitted"):
-        fill_item_embeddings(PopularityRecommender(), [8])
+    with pytest.raises(NotFittedError):
+        fill_item_embeddings(clone(small_mf), [8])
 
 
 def test_fold_in_learns_a_new_users_taste_and_touches_no_one_else(small_mf):
@@ -463,9 +308,9 @@ def test_fold_in_refits_an_existing_row_from_scratch(small_mf):
 
 def test_fold_in_rejects_bad_input(small_mf):
     new = pd.DataFrame({schema.USER: [20], schema.ITEM: [1], schema.CLICKED: [1]})
-    with pytest.raises(ValueError, match="outside the model's catalogue"):
+    with pytest.raises(ValueError, match="item_id"):
         fold_in_users(small_mf, new.assign(item_id=12))
-    with pytest.raises(ValueError, match="must be 0/1"):
+    with pytest.raises(ValueError, match="clicked"):
         fold_in_users(small_mf, new.assign(clicked=2))
     with pytest.raises(ValueError, match="lr must"):
         fold_in_users(small_mf, new, lr=-1)
@@ -474,8 +319,8 @@ def test_fold_in_rejects_bad_input(small_mf):
     with pytest.raises(ValueError, match="missing required column"):
         fold_in_users(small_mf, new, target=schema.PURCHASED)
     bpr = clone(small_mf).set_params(loss="bpr")
-    bpr.model_, bpr.n_items_ = small_mf.model_, small_mf.n_items_
-    with pytest.raises(ValueError, match="loss='bce' or 'mse'"):
+    bpr.model_, bpr.n_items_, bpr.loss_ = small_mf.model_, small_mf.n_items_, "bpr"
+    with pytest.raises(ValueError, match="loss"):
         fold_in_users(bpr, new)
 
 
@@ -485,7 +330,7 @@ def test_topk_frame_matches_recommend_and_rejects_bad_input():
     frame = topk_frame(top_k(scores, 2), [4, 9])
     expected = recommend(lambda u: scores[[0 if x == 4 else 1 for x in u]], [4, 9], n_items=3, k=2)
     pd.testing.assert_frame_equal(frame, expected)
-    with pytest.raises(ValueError, match="2 rows"):
+    with pytest.raises(ValueError, match="users"):
         topk_frame(top_k(scores, 2), [4])
     with pytest.raises(TypeError, match="TopK"):
         topk_frame(scores, [4, 9])
@@ -537,15 +382,15 @@ def test_mmr_rejects_bad_input(rerank_case):
     scores, vectors = rerank_case
     with pytest.raises(ValueError, match="lambda_"):
         rerank_mmr(scores, vectors, 5, lambda_=1.5)
-    with pytest.raises(ValueError, match="item_vectors must have shape"):
+    with pytest.raises(ValueError, match="item_vectors"):
         rerank_mmr(scores, vectors[:10], 5)
     with pytest.raises(ValueError, match="n_candidates"):
         rerank_mmr(scores, vectors, 5, n_candidates=3)
-    with pytest.raises(ValueError, match="larger than the number of items"):
+    with pytest.raises(ValueError, match="k=41"):
         rerank_mmr(scores, vectors, 41)
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="scores"):
         rerank_mmr(np.where(scores > 2, np.nan, scores), vectors, 5)
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    with pytest.raises(ValueError, match="item_vectors"):
         rerank_mmr(scores, np.where(vectors > 3, np.inf, vectors), 5)
 
 
@@ -590,11 +435,11 @@ def test_exposure_reranker_rejects_bad_input(rerank_case):
     tail = np.arange(40) >= 20
     with pytest.raises(ValueError, match="min_share"):
         rerank_exposure(scores, tail, 5, min_share=1.2)
-    with pytest.raises(TypeError, match="boolean"):
+    with pytest.raises(ValueError, match="protected"):
         rerank_exposure(scores, tail.astype(int), 5, min_share=0.5)
-    with pytest.raises(ValueError, match="one entry per item"):
+    with pytest.raises(ValueError, match="protected"):
         rerank_exposure(scores, tail[:10], 5, min_share=0.5)
-    with pytest.raises(TypeError, match="k must be an integer"):
+    with pytest.raises(TypeError, match="k"):
         rerank_exposure(scores, tail, 2.5, min_share=0.5)
 
 
