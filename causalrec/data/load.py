@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from .. import schema
 from .._checks import check_fraction, check_memory, check_positive_int, check_random_state, progress_bar
@@ -413,7 +414,6 @@ def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_te
     score = mean_score + rng.normal(0.0, rating_noise, (n_users, n_items))
     cut = np.asarray(_COAT_CUTPOINTS)
     ratings = 1 + (score[..., None] > cut).sum(axis=-1)
-    from scipy.stats import norm
     expected = 1 + norm.cdf((mean_score[..., None] - cut) / rating_noise).sum(axis=-1)
 
     logits = selection_strength * (ratings - 3) + 0.8 * gender_match + 0.6 * item_codes[3][None, :].astype(float)
