@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 # Submodules, lowest layer first: a module may import only the ones above it.
 _MODULES = ("schema", "data", "prep", "metrics", "plots", "nn", "models", "train", "ranking",
             "recommenders", "als", "sequence", "propensity", "debias", "causal", "explain",
-            "serve", "pipeline", "cli", "exercises")
+            "serve", "pipeline", "exercises", "cli")
 
 # The flat API: public name -> the module that defines it.
 _API = {
@@ -45,6 +45,7 @@ _API = {
     "first_interactions": "ranking", "fill_item_embeddings": "ranking", "fold_in_users": "ranking",
     # evaluation and causal analysis
     "evaluate_ranking": "metrics",
+    "causal_model": "causal",
     "DebiasedRecommender": "debias",
 }
 
