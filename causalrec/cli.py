@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import html
 import io
 import json
@@ -31,29 +32,129 @@ from matplotlib.figure import Figure
 
 import causalrec as cr
 
-from . import schema
+from . import causal, schema
 from .data.load import DEFAULT_WORLD
-from .pipeline import (SOURCES, ConfigError, Pipeline, PipelineConfig, evaluate_recommendations, exposure_effect,
-                       load_world)
+from .exercises import write_student_notebooks
+from .pipeline import (LIKED, REAL_SOURCES, SOURCES, ConfigError, Pipeline, PipelineConfig, config_problems,
+                       describe_rule, evaluate_recommendations, strip_causal_information)
 from .plots import PALETTE
 
-__all__ = ["main", "build_parser", "read_config", "apply_overrides", "run", "OUTPUT_FILES"]
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
+
+__all__ = ["main", "build_parser", "read_config", "apply_overrides", "config_from_toml", "config_to_toml",
+           "describe_config", "config_world", "exposure_effect", "run", "OUTPUT_FILES"]
 
 #: Files ``run`` writes into the output folder (``--force`` overwrites these and nothing else).
 OUTPUT_FILES = ("metrics.json", "timings.json", "recommendations.csv", "config.toml", "report.html")
 
 
-def _tomllib():
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
-        import tomli as tomllib
-    return tomllib
+def _key(f) -> str:
+    """A config field's TOML name, ``section.key``."""
+    return f"{f.metadata['section']}.{f.metadata['key'] or f.name}"
+
+
+def config_from_toml(raw: dict, *, sections=None) -> PipelineConfig:
+    """The :class:`~causalrec.pipeline.PipelineConfig` of parsed TOML ``{section: {key: value}}``
+    (only ``sections``, if given); every problem is reported at once, each naming ``section.key``.
+
+    >>> config_from_toml({"train": {"model": "svd"}})
+    Traceback (most recent call last):
+    ...
+    causalrec.pipeline.ConfigError: invalid config:
+      train.model = 'svd' is not allowed; allowed values: 'mf', 'neumf', 'multimodal'
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError([f"the config must be a table of sections, got {type(raw).__name__}"])
+    fields = {_key(f): f.name for f in dataclasses.fields(PipelineConfig)}
+    known = dict.fromkeys(key.split(".")[0] for key in fields)
+    errors, values = [], {}
+    for section, table in raw.items():
+        if sections is not None and section not in sections:
+            continue
+        if section not in known:
+            errors.append(f"unknown section [{section}]; allowed sections: {', '.join(known)}")
+        elif not isinstance(table, dict):
+            errors.append(f"[{section}] must be a table of keys, got {table!r}")
+        for key, value in (table.items() if section in known and isinstance(table, dict) else ()):
+            if f"{section}.{key}" in fields:
+                values[fields[f"{section}.{key}"]] = value
+            else:
+                keys = [k.split(".")[1] for k in fields if k.startswith(section + ".")]
+                errors.append(f"unknown key {section}.{key}; allowed keys in [{section}]: {', '.join(keys)}")
+    if sections is not None:  # the keys not read take values that fit the data
+        if values.get("source") in REAL_SOURCES:
+            values.setdefault("target", LIKED)
+        if values.get("source") in REAL_SOURCES or values.get("strip_causal"):
+            values.setdefault("effect_method", "none")
+    if not errors:
+        names = {name: key for key, name in fields.items()}
+        errors = config_problems({**PipelineConfig().to_dict(), **values}, names.get)
+    if errors:
+        raise ConfigError(errors)
+    return PipelineConfig(**values)
+
+
+def config_to_toml(config: PipelineConfig) -> str:
+    """TOML text that :func:`config_from_toml` reads back equal (keys the data source ignores left out)."""
+    unused = {"path", "verify"} if config.source not in REAL_SOURCES else set()
+    unused |= {"n_users", "n_items", "world_seed"} if config.source != "simulate" else set()
+    lines, section = [], None
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name in unused or value is None:
+            continue
+        if f.metadata["section"] != section:
+            section = f.metadata["section"]
+            lines += ["", f"[{section}]"] if lines else [f"[{section}]"]
+        lines.append(f"{f.metadata['key'] or f.name} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def describe_config() -> str:
+    """Every TOML key with its rule, default and meaning (``run --help``)."""
+    return "\n".join(f"  {_key(f)}: {describe_rule(f.type.split(' ')[0], f.metadata)}; default "
+                     f"{'unset' if f.default is None else json.dumps(f.default)}. {f.metadata['help']}"
+                     for f in dataclasses.fields(PipelineConfig))
+
+
+def config_world(config: PipelineConfig):
+    """The world ``config.source`` names (stripped of causal information if ``config.strip_causal``).
+
+    >>> config_world(PipelineConfig(source="simulate", n_users=30, n_items=12)).n_items
+    12
+    """
+    if config.source == "default":
+        world = cr.load_default()
+    elif config.source == "simulate":
+        world = cr.simulate_shop(n_users=config.n_users, n_items=config.n_items, random_state=config.world_seed)
+    else:
+        loader = cr.load_coat if config.source == "coat" else cr.load_movielens_100k
+        world = loader(config.path, verify=config.verify, verbose=False)
+    return strip_causal_information(world) if config.strip_causal else world
+
+
+def exposure_effect(world, method: str = "weighting") -> dict:
+    """DoWhy's estimate of the effect of exposure on purchase (``effect_estimate``), next to
+    ``effect_naive`` and ``effect_true``; needs exposure and purchase columns and a causal graph."""
+    if method not in causal.ESTIMATORS:
+        raise ValueError(f"method={method!r} is not allowed; allowed values: {', '.join(map(repr, causal.ESTIMATORS))}")
+    if not {schema.EXPOSED, schema.PURCHASED} <= set(world.interactions.columns):
+        raise ValueError("the causal-effect step needs 'exposed' and 'purchased' columns")
+    if world.truth is None or not getattr(world.truth, "dag", None):
+        raise ValueError("the causal-effect step needs a causal graph (world.truth.dag); this data has none")
+    frame = causal.analysis_frame(world)
+    setup = causal.build_model(frame, causal.simulator_graph(world))
+    return {"effect_method": method, "effect_naive": float(causal.naive_difference(frame).value),
+            "effect_estimate": float(causal.estimate_effect(setup, method).value),
+            "effect_true": float(world.truth.ate), "effect_adjustment": list(setup.backdoor_variables)}
 
 
 def read_config(path) -> dict:
     """Parse a TOML file; invalid TOML raises :class:`~causalrec.pipeline.ConfigError` naming file and line."""
-    path, tomllib = Path(path), _tomllib()
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--config {path}: no such file")
     try:
@@ -74,8 +175,8 @@ def apply_overrides(raw: dict, overrides) -> dict:
         if not isinstance(table, dict):
             raise ConfigError([f"--set {item!r}: [{section}] is not a section"])
         try:
-            table[key] = _tomllib().loads(f"value = {text.strip()}")["value"]
-        except _tomllib().TOMLDecodeError:
+            table[key] = tomllib.loads(f"value = {text.strip()}")["value"]
+        except tomllib.TOMLDecodeError:
             table[key] = text.strip()  # a bare word is a string: --set data.path=/tmp/coat
     return result
 
@@ -118,7 +219,8 @@ def _figures(pipe, report, effect) -> dict:
     ax.set(xlabel="drop in held-out AUC when the block is shuffled", ylabel="input block",
            title="Permutation importance of the model's inputs")
     figures["importance.png"] = _png(fig, "Bar chart of the drop in AUC when each input block is shuffled: "
-                                     + ", ".join(f"{b} {d:.3f}" for b, d in zip(table["block"], table["auc_drop"])) + ".")
+                                     + ", ".join(f"{b} {d:.3f}" for b, d in zip(table["block"], table["auc_drop"]))
+                                     + ".")
     if effect:
         names = ["naive difference", f"{effect['effect_method']} (DoWhy)", "true effect"]
         values = [100 * effect[k] for k in ("effect_naive", "effect_estimate", "effect_true")]
@@ -185,7 +287,7 @@ def run(config: PipelineConfig, out, *, force: bool = False, verbose: bool = Tru
     """
     out = _check_out(out, force)
     start = time.perf_counter()
-    world = load_world(config)
+    world = config_world(config)
     timings = {"data": time.perf_counter() - start}
     pipe = Pipeline(config, verbose=verbose)
     report = pipe.run(world)
@@ -207,23 +309,23 @@ def run(config: PipelineConfig, out, *, force: bool = False, verbose: bool = Tru
     for name, (png, _) in figures.items():
         (out / "figures" / name).write_bytes(png)
     report.recommendations.to_csv(out / "recommendations.csv", index=False, float_format="%.6g")
-    (out / "config.toml").write_text(config.to_toml(), encoding="utf-8")
+    (out / "config.toml").write_text(config_to_toml(config), encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     (out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
-    (out / "report.html").write_text(_html_report(payload, timings, figures, config.to_toml()), encoding="utf-8")
+    (out / "report.html").write_text(_html_report(payload, timings, figures, config_to_toml(config)), encoding="utf-8")
     return payload
 
 
 def _config(args, sections=None) -> PipelineConfig:
     raw = read_config(args.config) if args.config else {}
-    return PipelineConfig.from_toml(apply_overrides(raw, args.set), sections=sections)
+    return config_from_toml(apply_overrides(raw, args.set), sections=sections)
 
 
 def _run(args) -> int:
     config = _config(args)
     out = _check_out(args.out, args.force)  # before any work
     if args.dry_run:
-        print(f"config OK; would write {', '.join(OUTPUT_FILES)} and figures/ to {out}\n{config.to_toml()}")
+        print(f"config OK; would write {', '.join(OUTPUT_FILES)} and figures/ to {out}\n{config_to_toml(config)}")
         return 0
     payload = run(config, out, force=args.force, verbose=not args.quiet)
     shown = ", ".join(f"{k}={v:.3f}" for k, v in list(payload["metrics"].items())[:4])
@@ -259,7 +361,7 @@ def _evaluate(args) -> int:
     recs = frames["recommendations"]
     if schema.RANK not in recs and schema.SCORE not in recs:
         raise ValueError(f"--recommendations {args.recommendations} needs a 'rank' or a 'score' column")
-    metrics = evaluate_recommendations(recs, load_world(config), k=config.k if args.k is None else args.k,
+    metrics = evaluate_recommendations(recs, config_world(config), k=config.k if args.k is None else args.k,
                                        relevant_rating=config.relevant_rating, heldout=frames["heldout"])
     text = json.dumps(metrics, indent=2) + "\n"
     if args.out:
@@ -281,8 +383,6 @@ def _simulate(args) -> int:
 
 
 def _exercises(args) -> int:
-    from .exercises import write_student_notebooks
-
     written = write_student_notebooks(args.book, args.out)
     print(f"wrote {len(written)} student notebooks to {args.out} (solutions replaced by `answer = ...`)")
     return 0
@@ -299,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "effect of exposure on purchase, recommend the top k and write DIR/metrics.json, timings.json, "
                     "recommendations.csv, config.toml, figures/*.png and report.html. The whole config is checked "
                     "before any work; each error names the key and the allowed values.",
-        epilog="config keys (TOML [section] key; every key is optional):\n" + PipelineConfig.describe()
+        epilog="config keys (TOML [section] key; every key is optional):\n" + describe_config()
                + "\nexamples: examples/default.toml, debiased.toml, coat.toml, movielens.toml")
     run_parser.add_argument("--config", metavar="CONFIG.toml", help="TOML config (without it: every default)")
     run_parser.add_argument("--out", required=True, metavar="DIR", help="output folder; new or empty unless --force")

@@ -114,7 +114,7 @@ def test_the_four_examples_exist_and_explain_every_key():
                 above = lines[number - 1].strip()
                 assert above.startswith("#") or re.match(r"^[a-z_]+ = ", above), \
                     f"{path.name} line {number + 1}: key without a comment above its group"
-        PipelineConfig.from_toml(cli.read_config(path))   # every example is a valid config as shipped
+        cli.config_from_toml(cli.read_config(path))   # every example is a valid config as shipped
 
 
 def test_every_example_writes_the_whole_report(runs):
@@ -347,7 +347,7 @@ def test_help_documents_every_option_and_config_key():
             if action.option_strings and action.dest != "help":
                 assert action.help and len(action.help) > 10, (name, action.dest)
     run_help = subparsers["run"].format_help()
-    assert PipelineConfig.describe() in run_help, "run --help lists every config key (from the one schema)"
+    assert cli.describe_config() in run_help, "run --help lists every config key (from the one schema)"
 
 
 def test_python_dash_m_causalrec_help():

@@ -29,6 +29,7 @@ import nbformat
 import numpy as np
 
 from ..data.load import load_default
+from . import bank
 
 __all__ = ["check", "register", "expect", "list_exercises", "CheckResult", "close_to", "whole_number",
            "as_scalar", "default_world", "student_version", "write_student_notebooks", "STUB"]
@@ -91,7 +92,6 @@ def expect(name: str, hint: str, *, what: str = "the value", rtol: float = 1e-3,
 
 @functools.lru_cache(maxsize=1)
 def _load_bank() -> None:
-    from . import bank
     for module in pkgutil.iter_modules(bank.__path__):
         importlib.import_module(f"{bank.__name__}.{module.name}")
 
