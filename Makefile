@@ -77,13 +77,17 @@ data: $(STAMP)
 exercises: $(STAMP)
 	$(BIN)/python -m causalrec exercises --book book --out exercises
 
-# Benchmarks: medians of BENCH_REPEATS runs each. The MF comparison times Cornac only when it is
-# installed (pip install -e ".[bench]"); MOVIELENS=DIR uses MovieLens 100K instead of its simulated twin.
+# Benchmarks: medians of BENCH_REPEATS runs each. The MF comparison times Cornac when it imports here
+# or through $CORNAC_PYTHON / /tmp/cornac-venv/bin/python (python3 -m venv /tmp/cornac-venv &&
+# /tmp/cornac-venv/bin/pip install cornac). MOVIELENS=DIR (MovieLens 100K) and COAT=DIR (Coat) add the
+# real-data runs beside the simulated twins.
 BENCH_REPEATS ?= 3
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_book.py
 	$(BIN)/python benchmarks/bench_training.py --repeats $(BENCH_REPEATS)
-	$(BIN)/python benchmarks/bench_mf_peer.py --repeats $(BENCH_REPEATS) $(if $(MOVIELENS),--movielens $(MOVIELENS))
+	$(BIN)/python benchmarks/bench_mf_peer.py --repeats $(BENCH_REPEATS)
+	$(if $(MOVIELENS),$(BIN)/python benchmarks/bench_mf_peer.py --repeats $(BENCH_REPEATS) --movielens $(MOVIELENS))
+	$(if $(MOVIELENS),$(BIN)/python benchmarks/movielens_ranking.py --movielens $(MOVIELENS))
 	$(BIN)/python benchmarks/bench_simulate.py --repeats $(BENCH_REPEATS)
 	$(BIN)/python benchmarks/bench_dowhy.py --repeats $(BENCH_REPEATS) --refute
 	-$(BIN)/python benchmarks/bench_serving.py --repeats $(BENCH_REPEATS)

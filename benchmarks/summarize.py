@@ -102,10 +102,35 @@ def dowhy(r) -> list[str]:
     return out + _table(["step", "seconds (median)", "estimate", "error"], rows)
 
 
+def numbers(r, keys) -> list[str]:
+    """The numeric leaves under ``keys`` of a result, one row per path (for the newer benchmarks)."""
+    rows = []
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(sub, path + [str(key)])
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append([" / ".join(path), f"{value:.4g}"])
+
+    for key in keys:
+        if key in r:
+            walk(r[key], [key])
+    return _table(["quantity", "value"], rows) if rows else ["(no numbers)", ""]
+
+
 SECTIONS = [
     ("book.json", "The book: execution time and memory per chapter", "bench_book.py", book),
     ("training.json", "Training throughput", "bench_training.py", training),
     ("mf_peer.json", "Matrix factorization against Cornac", "bench_mf_peer.py", mf_peer),
+    ("mf_peer_movielens.json", "Matrix factorization against Cornac, real MovieLens 100K",
+     "bench_mf_peer.py --movielens DIR", mf_peer),
+    ("movielens_real.json", "Top-10 ranking on real MovieLens 100K (temporal split)",
+     "movielens_ranking.py --movielens DIR", lambda r: numbers(r, ["models"])),
+    ("reproduce_coat_real.json", "Debiasing on the real Coat data", "reproduce_coat.py --coat DIR",
+     lambda r: numbers(r, ["methods", "summary", "targets"])),
+    ("bench_sequential.json", "Sequence recommendation on real MovieLens 100K (leave last out)",
+     "bench_sequential.py --movielens DIR", lambda r: numbers(r, ["movielens", "sizes"])),
     ("simulate.json", "The simulator from 1,000 to 100,000 users", "bench_simulate.py", simulate),
     ("dowhy.json", "DoWhy estimators on the default world", "bench_dowhy.py", dowhy),
     ("serving.json", "Serving: compression and latency", "bench_serving.py", serving),
