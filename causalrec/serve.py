@@ -181,16 +181,16 @@ def model_size_bytes(model) -> int:
     return buffer.getbuffer().nbytes
 
 
-def serving_latency(model, *, users_per_request=(1, 100), k: int = 10, min_run_time: float = 0.2,
+def serving_latency(model, *, users_per_request=(1, 100), k: int = 10, min_run_time: float = 0.1,
                     repeats: int = 5, n_threads: int = 1, random_state=0) -> pd.DataFrame:
     """Milliseconds per request of scoring every item for ``B`` random users and taking their top ``k``.
 
-    :class:`torch.utils.benchmark.Timer` times each size in ``repeats`` rounds of
-    ``blocked_autorange(min_run_time)`` on ``n_threads`` threads: a request alone,
-    or (when fast) blocks of ``per_block`` requests, whose mean counts as one time.
-    Columns, per size: the median over rounds of each round's median (``p50_ms``)
-    and 95th percentile (``p95_ms``), the lowest and highest round's p95
-    (``p95_low_ms``, ``p95_high_ms``: the interval), ``n_timed`` and ``per_block``.
+    Each request is timed alone by :meth:`torch.utils.benchmark.Timer.timeit`
+    (``n_threads`` threads, garbage collection off; it runs two untimed requests
+    first), in ``repeats`` rounds of at least ``min_run_time`` timed seconds and 3
+    requests. Columns, per size: the median over rounds of each round's median
+    (``p50_ms``) and 95th percentile (``p95_ms``), the lowest and highest round's
+    p95 (``p95_low_ms``, ``p95_high_ms``: an interval for the tail) and ``n_timed``.
     Load moves them all: compare models measured in one run.
     """
     network, head = _network(model).eval(), _head(model)
@@ -207,11 +207,16 @@ def serving_latency(model, *, users_per_request=(1, 100), k: int = 10, min_run_t
                 top_k(scores.numpy(), k)
 
         timer = benchmark.Timer("request()", globals={"request": request}, num_threads=n_threads)
-        rounds = [timer.blocked_autorange(min_run_time=min_run_time) for _ in range(repeats)]
-        p95 = [np.percentile(m.times, 95) * 1e3 for m in rounds]
-        rows.append({"users_per_request": b, "p50_ms": np.median([m.median * 1e3 for m in rounds]),
+        rounds = []
+        for _ in range(repeats):
+            times = []
+            while sum(times) < 1e3 * min_run_time or len(times) < 3:
+                times.append(timer.timeit(1).times[0] * 1e3)
+            rounds.append(times)
+        p95 = [np.percentile(times, 95) for times in rounds]
+        rows.append({"users_per_request": b, "p50_ms": np.median([np.median(times) for times in rounds]),
                      "p95_ms": np.median(p95), "p95_low_ms": min(p95), "p95_high_ms": max(p95),
-                     "n_timed": sum(len(m.times) for m in rounds), "per_block": rounds[0].number_per_run})
+                     "n_timed": sum(map(len, rounds))})
     return pd.DataFrame(rows).set_index("users_per_request")
 
 
@@ -234,7 +239,7 @@ def randomized_ndcg(model, randomized, *, k: int = 10, relevant_rating=4) -> flo
 
 
 def compression_report(models: dict, randomized, *, k: int = 10, users_per_request=(1, 100),
-                       min_run_time: float = 0.2, repeats: int = 5, n_threads: int = 1, random_state=0) -> pd.DataFrame:
+                       min_run_time: float = 0.1, repeats: int = 5, n_threads: int = 1, random_state=0) -> pd.DataFrame:
     """Size, ranking quality and latency of versions of a model, one row each.
 
     ``models`` maps names to models; the first is the reference for ``size_ratio``
