@@ -3,7 +3,7 @@
 On the default world's logged candidate pairs (:func:`causalrec.causal.analysis_frame`,
 with the simulator's graph), this times:
 
-- :func:`causalrec.causal.build_model` (DoWhy's model plus back-door identification);
+- :func:`causalrec.causal.causal_model` (DoWhy's model plus back-door identification);
 - :func:`causalrec.causal.estimate_effect` for every method in
   :data:`causalrec.causal.ESTIMATORS`, and the two baselines
   (:func:`~causalrec.causal.naive_difference`, :func:`~causalrec.causal.unadjusted_regression`);
@@ -58,10 +58,10 @@ def main(argv=None) -> int:
     truth = float(world.truth.ate)
     frame = cr.causal.analysis_frame(world)
     graph = cr.causal.simulator_graph(world)
-    cr.causal.build_model(frame, graph)  # warm-up: DoWhy, networkx and statsmodels imports
+    cr.causal_model(frame, graph)  # warm-up: the DoWhy import
 
-    seconds, times, setup = _median_time(lambda: cr.causal.build_model(frame, graph), args.repeats)
-    rows = [{"step": "build_model (model + identify)", "seconds_median": seconds, "seconds_all": times}]
+    seconds, times, setup = _median_time(lambda: cr.causal_model(frame, graph), args.repeats)
+    rows = [{"step": "causal_model (model + identify)", "seconds_median": seconds, "seconds_all": times}]
     baselines = {"naive_difference": cr.causal.naive_difference,
                  "unadjusted_regression": cr.causal.unadjusted_regression}
     for name, function in baselines.items():
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         "data": f"default world, analysis_frame: {len(frame):,} logged candidate pairs; simulator graph; "
                 f"back-door set {list(setup.backdoor_variables)}",
         "true_ate": truth,
-        "statistic": f"median of {args.repeats} runs (after one warm-up build_model)",
+        "statistic": f"median of {args.repeats} runs (after one warm-up causal_model)",
         "target_seconds_per_estimator": TARGET_SECONDS,
         "all_estimators_under_target": all(r["under_target"] for r in estimators),
         "slowest_estimator": max(estimators, key=lambda r: r["seconds_median"])["method"],

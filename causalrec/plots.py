@@ -1,63 +1,37 @@
-"""Figures the chapters share: the long tail, rates by bin, model comparisons, one user's story.
-
-Every function draws on ``ax`` (a new figure when ``None``), labels both axes
-with their units, gives the plot a title, and returns the
-:class:`matplotlib.axes.Axes` so a chapter can add to it. Colours come from
-:data:`PALETTE`, matplotlib's colour-blind-safe "tableau-colorblind10" set.
-
-The numbers behind a figure are available without drawing it
-(:func:`popularity_shares`, :func:`rate_by_bin`), so a chapter can assert what
-the reader sees.
+"""Every figure of the package: each draws on ``ax`` (a new figure when None), labels its axes, sets
+a title and returns the Axes. The numbers behind a figure come without drawing
+(:func:`popularity_shares`, :func:`rate_by_bin`), so a chapter can assert what the reader sees.
 """
 
-from __future__ import annotations
-
+import networkx as nx
 import numpy as np
 import pandas as pd
 
 from . import schema
 from ._checks import check_dataframe, check_id_column, check_numeric_column, check_positive_int
 
-__all__ = ["PALETTE", "popularity_shares", "plot_long_tail", "rate_by_bin", "plot_rate_by_bin",
-           "plot_model_comparison", "plot_user_history"]
+#: matplotlib's colour-blind-safe "tableau-colorblind10" colours, in order of use.
+PALETTE = ("#006BA4", "#FF800E", "#ABABAB", "#595959", "#5F9ED1", "#C85200", "#898989", "#A2C8EC", "#FFBC79", "#CFCFCF")
 
-#: Colour-blind-safe colours (matplotlib's "tableau-colorblind10" style), in order of use.
-PALETTE = ("#006BA4", "#FF800E", "#ABABAB", "#595959", "#5F9ED1",
-           "#C85200", "#898989", "#A2C8EC", "#FFBC79", "#CFCFCF")
+
+# draw_graph's node boxes by role, in the legend's order
+_NODE_STYLE = {role: {"boxstyle": "round,pad=0.35", "facecolor": face, "edgecolor": edge, "linestyle": line}
+               for role, face, edge, line in (("treatment", PALETTE[1], "black", "solid"), ("outcome", "#59A14F",
+                                              "black", "solid"), ("adjustment set", PALETTE[0], "black", "solid"),
+                                              ("observed", "0.88", "0.3", "solid"), ("latent", "white", "0.3", "dashed"))}
 
 
 def _axes(ax, figsize):
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
+    return plt.subplots(figsize=figsize, layout="constrained")[1]
 
 
-# --------------------------------------------------------------------------- long tail
 def popularity_shares(data, *, column=None, n_items=None) -> pd.Series:
-    """Each item's share of all interactions, most popular first.
+    """Each item's share of all interactions, largest first (ties by ID), from one count per item
+    or a log with ``item_id`` (rows counted, or ``column`` summed; absent items 0 with ``n_items``).
 
-    Parameters
-    ----------
-    data : pandas.DataFrame or array-like
-        Either a log with an ``item_id`` column (one row per interaction; with
-        ``column``, the sum of that column per item is counted instead, e.g.
-        ``"purchased"``), or one count per item (array or Series indexed by item).
-    column : str, optional
-        Column of the log to sum per item (default: count rows).
-    n_items : int, optional
-        For a log: the number of items, so that items absent from it count as 0.
-
-    Returns
-    -------
-    pandas.Series
-        Shares (fractions summing to 1), indexed by item ID, sorted by share
-        descending and then item ID; named ``"share"``.
-
-    Examples
-    --------
     >>> popularity_shares([1, 6, 3]).round(2).to_dict()
     {1: 0.6, 2: 0.3, 0: 0.1}
     """
@@ -66,297 +40,211 @@ def popularity_shares(data, *, column=None, n_items=None) -> pd.Series:
         check_id_column(data, schema.ITEM, "data")
         if column:
             check_numeric_column(data, column, "data")
-            counts = data.groupby(schema.ITEM)[column].sum().astype(float)
-        else:
-            counts = data.groupby(schema.ITEM).size().astype(float)
+        counts = (data.groupby(schema.ITEM)[column].sum() if column else data.groupby(schema.ITEM).size()).astype(float)
         if n_items is not None:
-            n_items = check_positive_int(n_items, "n_items")
-            outside = counts.index[(counts.index < 0) | (counts.index >= n_items)]
+            outside = counts.index[(counts.index < 0) | (counts.index >= check_positive_int(n_items, "n_items"))]
             if len(outside):
-                raise ValueError(f"data holds item ID(s) {list(outside[:5])} outside [0, {n_items})")
+                raise ValueError(f"data holds item ID(s) {list(outside[:5])} outside [0, n_items={n_items})")
             counts = counts.reindex(range(n_items), fill_value=0.0)
+    elif column is not None or n_items is not None:
+        raise ValueError("column and n_items apply to a log (DataFrame), not to counts")
     else:
-        if column is not None or n_items is not None:
-            raise ValueError("column and n_items apply to a log (DataFrame), not to counts")
-        counts = pd.Series(data, dtype=float) if not isinstance(data, pd.Series) else data.astype(float)
-        if counts.ndim != 1 or len(counts) == 0:
-            raise ValueError(f"counts must be a non-empty 1-D sequence, got {len(counts)} value(s)")
-        if counts.isna().any() or (counts < 0).any() or not np.isfinite(counts.to_numpy()).all():
-            raise ValueError("counts must be finite and non-negative (no NaN)")
-    total = counts.sum()
-    if not total > 0:
+        counts = pd.Series(data, dtype=float)
+        if counts.ndim != 1 or not len(counts) or not (np.isfinite(counts) & (counts >= 0)).all():
+            raise ValueError("counts must be a non-empty 1-D sequence of finite non-negative numbers")
+    if not counts.sum() > 0:
         raise ValueError("there are no interactions to share out: every count is 0")
-    shares = (counts / total).rename("share")
-    shares.index.name = schema.ITEM
-    order = np.lexsort((shares.index.to_numpy(), -shares.to_numpy()))
-    return shares.iloc[order]
+    shares = (counts / counts.sum()).rename("share").rename_axis(schema.ITEM)
+    return shares.iloc[np.lexsort((shares.index.to_numpy(), -shares.to_numpy()))]
 
 
-def plot_long_tail(data, *, column=None, n_items=None, log=False, what=None, ax=None, color=None, label=None):
-    """Bar chart of each item's share of interactions, items ranked by popularity.
-
-    A long tail shows as a few tall bars on the left and a long flat tail of
-    items that hardly anyone interacts with.
-
-    Parameters
-    ----------
-    data, column, n_items
-        As in :func:`popularity_shares`.
-    log : bool
-        Logarithmic y axis (zero shares are then not drawn).
-    what : str, optional
-        What is being shared out, for the labels (default: ``column`` or
-        "interactions"), e.g. ``"past sales"``.
-    ax : matplotlib.axes.Axes, optional
-    color, label : optional
-        Bar colour (default ``PALETTE[0]``) and legend label.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        One bar per item, at x = rank (1 = most popular), height = share in %.
-    """
+def plot_long_tail(data, *, column=None, n_items=None, what=None, ax=None):
+    """Bars of each item's share (%, from :func:`popularity_shares`) by popularity rank: a few tall
+    bars and a long flat tail. ``what`` names what is shared out ("past sales")."""
     shares = popularity_shares(data, column=column, n_items=n_items)
     ax = _axes(ax, (7, 3.5))
-    ranks = np.arange(1, len(shares) + 1)
-    ax.bar(ranks, 100 * shares.to_numpy(), width=1.0, color=color or PALETTE[0], label=label,
-           edgecolor="none")
+    ax.bar(np.arange(1, len(shares) + 1), 100 * shares.to_numpy(), width=1.0, color=PALETTE[0], edgecolor="none")
     what = what or (f"'{column}'" if column else "interactions")
-    ax.set_xlabel("Item rank by popularity (1 = most popular)")
-    ax.set_ylabel(f"Share of {what} (%)" + (", log scale" if log else ""))
-    ax.set_title(f"The long tail: share of {what} per item")
-    ax.set_xlim(0.5, len(shares) + 0.5)
-    if log:
-        ax.set_yscale("log")
-    if label:
-        ax.legend()
+    ax.set(xlabel="Item rank by popularity (1 = most popular)", xlim=(0.5, len(shares) + 0.5),
+           ylabel=f"Share of {what} (%)", title=f"The long tail: share of {what} per item")
     return ax
 
 
-# --------------------------------------------------------------------------- rate by bin
 def rate_by_bin(df, x, y, bins=5) -> pd.DataFrame:
-    """Mean of ``y`` within bins of ``x``, with its standard error.
+    """Mean of ``y`` in ``bins`` equal-count bins of ``x`` (or bins between edges): per bin (1 =
+    lowest), ``x_min, x_max, n, rate`` (NaN if empty) and ``se`` (``std / sqrt(n)``).
 
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Holds numeric columns ``x`` and ``y`` (no NaN).
-    x, y : str
-        Column to bin by, and column whose mean (a rate, for 0/1 columns) is taken.
-    bins : int or sequence of float
-        An int: that many equal-count (quantile) bins of ``x``. A sequence:
-        bin edges; every value of ``x`` must lie within them (lowest edge included).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by bin number (1 = lowest ``x``); columns ``x_min``, ``x_max``
-        (smallest and largest ``x`` in the bin), ``n`` (rows), ``rate`` (mean of ``y``) and ``se``
-        (its standard error, ``std / sqrt(n)``). A bin without rows (possible
-        with explicit edges) has ``n = 0`` and NaN rate.
-
-    Raises
-    ------
-    ValueError
-        If a column is missing or holds NaN, if ``x`` has too few distinct
-        values for ``bins`` quantile bins, or if values fall outside the edges.
-
-    Examples
-    --------
-    >>> import pandas as pd
     >>> df = pd.DataFrame({"pop": [1, 2, 3, 4, 5, 6], "shown": [0, 0, 1, 0, 1, 1]})
-    >>> rate_by_bin(df, "pop", "shown", bins=2)[["n", "rate"]].round(3)
-         n   rate
-    bin
-    1    3  0.333
-    2    3  0.667
+    >>> rate_by_bin(df, "pop", "shown", bins=2)["rate"].round(3).tolist()
+    [0.333, 0.667]
     """
     check_dataframe(df, "df", [x, y])
-    check_numeric_column(df, x, "df")
-    check_numeric_column(df, y, "df")
+    for column in (x, y):
+        check_numeric_column(df, column, "df")
     values = df[x].astype(float)
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-        n_bins = check_positive_int(bins, "bins")
-        binned = pd.qcut(values, n_bins, duplicates="drop")
-        if len(binned.cat.categories) < n_bins:
-            raise ValueError(f"column {x!r} has too few distinct values for {n_bins} equal-count bins "
-                             f"(only {len(binned.cat.categories)} are possible); pass fewer bins or explicit edges")
+        binned = pd.qcut(values, check_positive_int(bins, "bins"), duplicates="drop")
+        if len(binned.cat.categories) < bins:
+            raise ValueError(f"column {x!r} has too few distinct values for bins={bins} equal-count bins")
     else:
         edges = np.asarray(bins, dtype=float)
         if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
             raise ValueError(f"bins must be an int or at least two increasing edges, got {bins!r}")
         binned = pd.cut(values, edges, include_lowest=True)
-        outside = binned.isna()
-        if outside.any():
-            raise ValueError(f"{int(outside.sum())} value(s) of {x!r} lie outside the edges "
-                             f"[{edges[0]}, {edges[-1]}], e.g. {values[outside].iloc[:3].tolist()}")
-    categories = binned.cat.categories
-    number = pd.RangeIndex(1, len(categories) + 1, name="bin")
+        if binned.isna().any():
+            raise ValueError(f"{int(binned.isna().sum())} value(s) of {x!r} lie outside the edges of bins, "
+                             f"e.g. {values[binned.isna()].iloc[:3].tolist()}")
+    number = pd.RangeIndex(1, len(binned.cat.categories) + 1, name="bin")
     codes = binned.cat.codes.to_numpy() + 1
-    grouped = df[y].astype(float).groupby(codes)
-    x_grouped = values.groupby(codes)
-    table = pd.DataFrame({
-        "x_min": x_grouped.min().reindex(number),
-        "x_max": x_grouped.max().reindex(number),
-        "n": grouped.size().reindex(number, fill_value=0).astype(np.int64),
-        "rate": grouped.mean().reindex(number),                     # NaN for an empty bin
-        "se": (grouped.std(ddof=1).fillna(0.0) / np.sqrt(grouped.size())).reindex(number),
-    }, index=number)
-    return table
+    rates, xs = df[y].astype(float).groupby(codes), values.groupby(codes)
+    return pd.DataFrame({"x_min": xs.min(), "x_max": xs.max(), "n": rates.size(), "rate": rates.mean(),
+                         "se": rates.std(ddof=1).fillna(0.0) / np.sqrt(rates.size())}
+                        ).reindex(number).fillna({"n": 0}).astype({"n": np.int64})
 
 
-def plot_rate_by_bin(df, x, y, bins=5, *, ax=None, color=None, label=None, xlabel=None, ylabel=None,
-                     title=None):
-    """Bars of the mean of ``y`` per bin of ``x``, with 95% error bars.
-
-    For example the exposure rate of items by popularity quintile:
-    ``plot_rate_by_bin(log, "popularity", "exposed")``.
-
-    Parameters
-    ----------
-    df, x, y, bins
-        As in :func:`rate_by_bin`.
-    ax : matplotlib.axes.Axes, optional
-    color, label : optional
-        Bar colour (default ``PALETTE[0]``) and legend label.
-    xlabel, ylabel, title : str, optional
-        Override the default texts (which name the columns).
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        One bar per bin, height = rate, error bar = 1.96 standard errors;
-        tick labels give the range of ``x`` observed in each bin.
-    """
+def plot_rate_by_bin(df, x, y, bins=5, *, ax=None, xlabel=None, ylabel=None, title=None):
+    """Bars of :func:`rate_by_bin` with 95% error bars (1.96 standard errors); tick labels give
+    each bin's range of ``x``. E.g. ``plot_rate_by_bin(log, "popularity", "exposed")``."""
     table = rate_by_bin(df, x, y, bins)
     ax = _axes(ax, (6, 3.5))
-    positions = np.arange(1, len(table) + 1)
-    ax.bar(positions, table["rate"].to_numpy(), yerr=1.96 * table["se"].to_numpy(), capsize=4,
-           color=color or PALETTE[0], label=label, error_kw={"ecolor": PALETTE[3]})
-    ax.set_xticks(positions, [f"{i}\n{lo:.3g}–{hi:.3g}" for i, lo, hi in
-                              zip(table.index, table["x_min"], table["x_max"])])
-    ax.set_xlabel(xlabel or f"Bin of {x!r} (1 = lowest; range of {x!r} below)")
-    ax.set_ylabel(ylabel or f"Mean of {y!r} (rate per row)")
-    ax.set_title(title or f"{y!r} by bin of {x!r} (error bars: 95% interval)")
-    if label:
-        ax.legend()
+    ax.bar(table.index, table["rate"].to_numpy(), yerr=1.96 * table["se"].to_numpy(), capsize=4,
+           color=PALETTE[0], error_kw={"ecolor": PALETTE[3]})
+    ax.set_xticks(table.index, [f"{i}\n{lo:.3g}–{hi:.3g}" for i, lo, hi in zip(table.index, table["x_min"], table["x_max"])])
+    ax.set(xlabel=xlabel or f"Bin of {x!r} (1 = lowest; range of {x!r} below)",
+           ylabel=ylabel or f"Mean of {y!r} (rate per row)", title=title or f"{y!r} by bin of {x!r} (95% intervals)")
     return ax
 
 
-# --------------------------------------------------------------------------- model comparison
-def plot_model_comparison(results, metric, *, reference=None, reference_label="random guessing",
-                          ax=None, ylabel=None, title=None):
-    """One bar per model for one metric, with an optional reference line.
-
-    Parameters
-    ----------
-    results : pandas.DataFrame or pandas.Series
-        Models as the index; a DataFrame needs a column ``metric``.
-    metric : str
-        The metric to draw (also the default y label).
-    reference : float, optional
-        A horizontal dashed line, e.g. 0.5 for an AUC.
-    ax : matplotlib.axes.Axes, optional
-    ylabel, title : str, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        Bars in the order of ``results``, each labelled with its value; long
-        model names are tilted.
-    """
+def plot_model_comparison(results, metric, *, reference=None, reference_label="random guessing", ax=None,
+                          ylabel=None, title=None):
+    """One labelled bar per model (the index of ``results``, a Series or a DataFrame with column
+    ``metric``), with an optional dashed ``reference`` line (e.g. 0.5 for an AUC)."""
     if isinstance(results, pd.DataFrame):
-        check_dataframe(results, "results", [metric])
-        values = results[metric]
-    elif isinstance(results, pd.Series):
-        if len(results) == 0:
-            raise ValueError("results is empty: it needs at least one model")
-        values = results
-    else:
-        raise TypeError(f"results must be a pandas DataFrame or Series, got {type(results).__name__}")
-    values = pd.to_numeric(values, errors="raise").astype(float)
-    if values.isna().any():
-        raise ValueError(f"results[{metric!r}] holds NaN for {list(values.index[values.isna()])}")
+        results = check_dataframe(results, "results", [metric])[metric]
+    if not isinstance(results, pd.Series) or not len(results):
+        raise TypeError(f"results must be a non-empty pandas DataFrame or Series, got {type(results).__name__}")
+    values = pd.to_numeric(results, errors="raise").astype(float)
     ax = _axes(ax, (6, 3.5))
-    positions = np.arange(len(values))
-    bars = ax.bar(positions, values.to_numpy(), color=PALETTE[0])
-    ax.bar_label(bars, fmt="%.3f", padding=2)
+    ax.bar_label(ax.bar(np.arange(len(values)), values.to_numpy(), color=PALETTE[0]), fmt="%.3f", padding=2)
     names = [str(name) for name in values.index]
-    long_names = max(len(name) for name in names) > 10                # tilt long names so they do not collide
-    ax.set_xticks(positions, names, rotation=25 if long_names else 0, ha="right" if long_names else "center",
+    tilt = max(map(len, names)) > 10  # long names would collide: tilt them
+    ax.set_xticks(np.arange(len(values)), names, rotation=25 if tilt else 0, ha="right" if tilt else "center",
                   rotation_mode="anchor")
     if reference is not None:
         ax.axhline(reference, color=PALETTE[1], linestyle="--", linewidth=1.5, label=reference_label)
         ax.legend(loc="upper left")
-    ax.set_xlabel("Model")
-    ax.set_ylabel(ylabel or metric)
-    ax.set_title(title or f"{metric} by model")
+    ax.set(xlabel="Model", ylabel=ylabel or metric, title=title or f"{metric} by model")
     ax.margins(y=0.15)
     return ax
 
 
-# --------------------------------------------------------------------------- one user
-def plot_user_history(world, user_id, recommendations, *, by=schema.CATEGORY, positive=schema.PURCHASED,
-                      ax=None):
-    """A user's past positive items next to their recommendations, counted per ``by``.
-
-    Parameters
-    ----------
-    world : ShopWorld
-        Supplies the log (``world.interactions``) and the item table.
-    user_id : int
-        The user to show.
-    recommendations : pandas.DataFrame or array-like of int
-        A table with ``user_id, item_id`` (only this user's rows are used) or
-        the recommended item IDs themselves.
-    by : str
-        Column of ``world.items`` to group items by (default ``"category"``).
-    positive : str
-        Column of the log that marks the user's past items (default ``"purchased"``).
-    ax : matplotlib.axes.Axes, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        Two bars per value of ``by`` (every value in the item table, sorted):
-        the number of past items, then the number of recommended items.
-    """
-    items = world.items
+def plot_user_history(world, user_id, recommendations, *, by=schema.CATEGORY, positive=schema.PURCHASED, ax=None):
+    """A user's past ``positive`` items next to their recommendations (a table with ``user_id,
+    item_id`` or the item IDs), counted per value of the item column ``by``."""
+    items, log = world.items, world.interactions
     check_dataframe(items, "world.items", [schema.ITEM, by])
-    check_dataframe(world.interactions, "world.interactions", [schema.USER, schema.ITEM, positive])
-    known_users = world.users[schema.USER].to_numpy()
-    if not np.isin(user_id, known_users):
+    check_dataframe(log, "world.interactions", [schema.USER, schema.ITEM, positive])
+    if not np.isin(user_id, world.users[schema.USER].to_numpy()):
         raise ValueError(f"user_id {user_id!r} is not a user of this world")
     if isinstance(recommendations, pd.DataFrame):
         check_dataframe(recommendations, "recommendations", [schema.USER, schema.ITEM], allow_empty=True)
-        recommended = recommendations.loc[recommendations[schema.USER] == user_id, schema.ITEM].to_numpy()
-    else:
-        recommended = np.asarray(recommendations).reshape(-1)
+        recommendations = recommendations.loc[recommendations[schema.USER] == user_id, schema.ITEM]
+    recommended = np.asarray(recommendations).reshape(-1)
     if recommended.size == 0:
         raise ValueError(f"there are no recommendations for user {user_id}")
     unknown = ~np.isin(recommended, items[schema.ITEM].to_numpy())
     if unknown.any():
         raise ValueError(f"recommendations hold unknown item ID(s) {recommended[unknown][:5].tolist()}")
-    log = world.interactions
     past = log.loc[(log[schema.USER] == user_id) & (log[positive] >= 1), schema.ITEM].unique()
-    group_of = items.set_index(schema.ITEM)[by]
-    levels = np.sort(items[by].unique())
-    past_counts = group_of.loc[past].value_counts().reindex(levels, fill_value=0)
-    rec_counts = group_of.loc[recommended].value_counts().reindex(levels, fill_value=0)
-
+    group_of, levels = items.set_index(schema.ITEM)[by], np.sort(items[by].unique())
     ax = _axes(ax, (7, 3.5))
-    positions = np.arange(len(levels))
-    width = 0.4
-    ax.bar(positions - width / 2, past_counts.to_numpy(), width, color=PALETTE[0],
-           label=f"{positive} before ({len(past)} items)")
-    ax.bar(positions + width / 2, rec_counts.to_numpy(), width, color=PALETTE[1],
-           label=f"recommended ({len(recommended)} items)")
-    ax.set_xticks(positions, [str(level) for level in levels])
-    ax.set_xlabel(f"Item {by}")
-    ax.set_ylabel("Number of items")
-    ax.set_title(f"User {user_id}: past {positive} items and recommendations, by {by}")
+    for shift, ids, colour, label in ((-0.2, past, PALETTE[0], f"{positive} before ({len(past)} items)"),
+                                      (0.2, recommended, PALETTE[1], f"recommended ({len(recommended)} items)")):
+        counts = group_of.loc[ids].value_counts().reindex(levels, fill_value=0)
+        ax.bar(np.arange(len(levels)) + shift, counts.to_numpy(), 0.4, color=colour, label=label)
+    ax.set_xticks(np.arange(len(levels)), [str(level) for level in levels])
+    ax.set(xlabel=f"Item {by}", ylabel="Number of items", ylim=(0, 1.3 * ax.get_ylim()[1] + 1),  # legend room
+           title=f"User {user_id}: past {positive} items and recommendations, by {by}")
     ax.yaxis.get_major_locator().set_params(integer=True)
-    highest = max(int(past_counts.max()), int(rec_counts.max()), 1)
-    ax.set_ylim(0, highest * 1.3 + 1)                                   # headroom for the legend
     ax.legend(loc="upper left", ncols=2)
+    return ax
+
+
+def plot_effects(table, truth: float | None = None, *, tolerance: float | None = None, ax=None,
+                 title: str = "Estimated effect of exposure on purchase"):
+    """A dot per estimate of a :class:`causalrec.causal.EffectTable` (with its interval where
+    known), against a line at ``truth`` shaded by ``truth * (1 +- tolerance)``."""
+    frame = table.to_frame()
+    ax = _axes(ax, (7.5, 0.55 * len(frame) + 1.6))
+    y = np.arange(len(frame))[::-1]
+    naive = frame.index.isin(["naive_difference", "unadjusted_regression"])
+    if truth is not None and tolerance is not None:
+        ax.axvspan(truth * (1 - tolerance), truth * (1 + tolerance), color=PALETTE[4], alpha=0.2,
+                   label=f"truth ± {tolerance:.0%}")
+    if truth is not None:
+        ax.axvline(truth, color=PALETTE[3], lw=2, label=f"true ATE = {truth:.3f}")
+    for mask, colour, marker, label in ((naive, PALETTE[1], "s", "ignores confounding"),
+                                        (~naive, PALETTE[0], "o", "adjusts (back door)")):
+        if mask.any():
+            part = frame[mask]
+            ax.errorbar(part["estimate"], y[mask], xerr=[part["estimate"] - part["ci_low"], part["ci_high"]
+                        - part["estimate"]], fmt=marker, color=colour, ms=7, capsize=3, label=label, zorder=3)
+    ax.set_yticks(y, frame.index)
+    ax.set(xlabel="average effect on purchase probability (0.10 = +10 percentage points)", ylabel="estimator",
+           title=title, xlim=(0, None))
+    ax.legend(loc="lower right", fontsize=9)
+    return ax
+
+
+def plot_importance(importance, ax=None, *, title=None, xlabel=None, color=None):
+    """Horizontal bars of a :class:`causalrec.explain.Importance`: mean per block, one-std error bars."""
+    frame = importance.to_frame().iloc[::-1]
+    ax = _axes(ax, (6, 0.45 * len(frame) + 1.2))
+    ax.barh(frame.index, frame["importance"], xerr=frame["std"], color=color or PALETTE[0], ecolor=PALETTE[3],
+            capsize=3)
+    ax.axvline(0, color=PALETTE[3], lw=0.8)
+    default = {"gradient_saliency": "mean |gradient| summed over the block (logit per input unit)",
+               "integrated_gradients": "mean |attribution| of the block (logit)",
+               "permutation": f"drop in {importance.scoring or 'score'} when the block is shuffled"}
+    ax.set(xlabel=xlabel or default.get(importance.method, "importance"), ylabel="input block",
+           title=title or importance.method.replace("_", " "))
+    return ax
+
+
+def draw_graph(graph, *, treatment=None, outcome=None, adjustment=(), observed=None, ax=None):
+    """A causal graph (a DiGraph: parse DOT with :func:`causalrec.causal.parse_graph`) in rows,
+    causes above effects: a row per topological generation, ordered by the parents' positions;
+    edges skipping rows bend outwards. Treatment orange, outcome green, ``adjustment`` blue;
+    nodes not in ``observed`` (e.g. a frame's columns) are latent: white, dashed."""
+    from matplotlib.patches import Patch
+    g = graph
+    if not isinstance(g, nx.DiGraph) or not g or not nx.is_directed_acyclic_graph(g):
+        raise ValueError(f"graph must be a non-empty acyclic networkx.DiGraph, got {type(g).__name__}"
+                         + (f" with the cycle {nx.find_cycle(g)}" if isinstance(g, nx.DiGraph) and g else ""))
+    rows, x = [sorted(row, key=str) for row in nx.topological_generations(g)], {}
+    for depth, row in enumerate(rows):
+        row.sort(key=lambda n: np.mean([x[p] for p in g.predecessors(n)]) if depth else 0)
+        x.update({n: i - (len(row) - 1) / 2 for i, n in enumerate(row)})
+    position = {n: (x[n], -depth) for depth, row in enumerate(rows) for n in row}
+    width = max(len(row) for row in rows)
+    ax = _axes(ax, (max(6.0, 2.2 * width), 0.95 * len(rows) + 0.8))
+    ax.set(xlim=(-width / 2 - 0.2, width / 2 + 0.2), ylim=(-len(rows) + 0.5, 0.5))
+    ax.set_axis_off()
+    roles, boxes = [], {}
+    for node, (px, py) in position.items():
+        role = ("treatment" if node == treatment else "outcome" if node == outcome else "adjustment set"
+                if node in adjustment else "observed" if observed is None or node in observed else "latent")
+        roles.append(role)
+        # boxes are drawn before the arrows (lower zorder), so each arrow is clipped at its box
+        boxes[node] = ax.text(px, py, node, ha="center", va="center", fontsize=9, zorder=1,
+                              color="white" if role == "adjustment set" else "black", bbox=_NODE_STYLE[role])
+    for a, b in g.edges():
+        bend = 0.0 if position[a][1] - position[b][1] == 1 else 0.3 if position[a][0] + position[b][0] < 0 else -0.3
+        ax.annotate("", xy=position[b], xytext=position[a], zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.2, mutation_scale=13, shrinkA=1, shrinkB=1,
+                                    patchA=boxes[a].get_bbox_patch(), patchB=boxes[b].get_bbox_patch(),
+                                    connectionstyle=f"arc3,rad={bend}"))
+    ax.legend(handles=[Patch(facecolor=style["facecolor"], edgecolor=style["edgecolor"], linestyle=style["linestyle"],
+                             label=role) for role, style in _NODE_STYLE.items() if role in roles],
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=9)
     return ax

@@ -1,5 +1,5 @@
-"""Tests for causalrec.plots: the numbers behind each figure, and that the figure
-draws exactly those numbers with labelled axes (Agg backend, no display)."""
+"""Tests for causalrec.plots: the numbers behind each figure, and that every figure draws exactly
+those numbers with labelled axes (Agg backend, no display)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
-from causalrec import plots as plotting, schema  # noqa: E402
+import causalrec as cr  # noqa: E402
+from causalrec import causal, explain, plots as plotting, schema  # noqa: E402
 from causalrec.data.simulate import simulate_shop  # noqa: E402
 
 
@@ -55,7 +56,7 @@ def test_popularity_shares_rejects_bad_input():
         plotting.popularity_shares([0, 0])
     with pytest.raises(ValueError, match="outside"):
         plotting.popularity_shares(pd.DataFrame({schema.ITEM: [0, 5]}), n_items=3)
-    with pytest.raises(ValueError, match="missing required column"):
+    with pytest.raises(ValueError, match="'clicked'"):
         plotting.popularity_shares(pd.DataFrame({schema.ITEM: [0]}), column="clicked")
 
 
@@ -70,11 +71,11 @@ def test_plot_long_tail_draws_one_bar_per_item_with_the_shares(world):
     assert to_hex(ax.patches[0].get_facecolor()).upper() == plotting.PALETTE[0]
 
 
-def test_plot_long_tail_log_scale_and_existing_axes():
+def test_plot_long_tail_draws_on_given_axes():
     _, ax = plt.subplots()
-    out = plotting.plot_long_tail([5, 1, 3], log=True, what="past sales", ax=ax, label="shop")
-    assert out is ax and ax.get_yscale() == "log" and ax.get_legend() is not None
-    assert "past sales" in ax.get_ylabel() and "log scale" in ax.get_ylabel()
+    out = plotting.plot_long_tail([5, 1, 3], what="past sales", ax=ax)
+    assert out is ax and "past sales" in ax.get_ylabel()
+    np.testing.assert_allclose(_heights(ax), [100 * 5 / 9, 100 * 3 / 9, 100 * 1 / 9])
 
 
 # --------------------------------------------------------------------------- rate by bin
@@ -121,9 +122,9 @@ def test_plot_model_comparison_draws_each_value_in_order():
     np.testing.assert_allclose(_heights(ax), [0.5, 0.7, 0.75])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["random", "popularity", "content"]
     assert ax.lines[0].get_ydata()[0] == 0.5 and _labelled(ax)
-    with pytest.raises(ValueError, match="missing required column"):
+    with pytest.raises(ValueError, match="'ndcg'"):
         plotting.plot_model_comparison(results, "ndcg")
-    with pytest.raises(TypeError, match="DataFrame or Series"):
+    with pytest.raises(TypeError, match="results"):
         plotting.plot_model_comparison({"a": 1}, "auc")
 
 
@@ -155,3 +156,51 @@ def test_plot_user_history_rejects_unknown_users_and_items(world):
         plotting.plot_user_history(world, 0, [world.n_items + 1])
     with pytest.raises(ValueError, match="no recommendations"):
         plotting.plot_user_history(world, 0, pd.DataFrame({schema.USER: [1], schema.ITEM: [0]}))
+
+
+# --------------------------------------------------------------------------- causal figures
+@pytest.fixture(scope="module")
+def effects(world):
+    frame = causal.analysis_frame(world)
+    table = causal.estimate_effects(causal.causal_model(frame, causal.simulator_graph(world)),
+                                    ["linear_regression", "weighting"])
+    return causal.EffectTable([causal.naive_difference(frame), *table])
+
+
+def test_plot_effects_draws_every_estimate_and_its_interval(effects):
+    ax = plotting.plot_effects(effects, truth=0.1, tolerance=0.15)
+    assert [t.get_text() for t in ax.get_yticklabels()] == effects.methods
+    frame = effects.to_frame()
+    drawn = {tuple(np.round(xy, 6)) for c in ax.containers for xy in c.lines[0].get_xydata()}
+    for y, method in zip(range(len(frame) - 1, -1, -1), frame.index):
+        assert (round(frame.loc[method, "estimate"], 6), y) in drawn                 # one dot per estimate
+    segments = [segment for c in ax.containers for bars in c.lines[2] for segment in bars.get_segments()]
+    lr = frame.loc["linear_regression"]
+    assert any(np.allclose(segment[:, 0], [lr.ci_low, lr.ci_high]) for segment in segments)  # its interval
+    assert ax.lines[0].get_xdata()[0] == 0.1 and _labelled(ax)                       # the truth line
+
+
+def test_plot_importance_draws_the_mean_and_std_per_block():
+    importance = explain.Importance("permutation", ("a", "b"), np.array([[0.1, 0.3], [0.0, 0.0]]), scoring="AUC")
+    ax = plotting.plot_importance(importance)
+    widths = {label.get_text(): patch.get_width() for label, patch in zip(ax.get_yticklabels(), ax.patches)}
+    assert widths == pytest.approx({"a": 0.2, "b": 0.0}) and "AUC" in ax.get_xlabel() and _labelled(ax)
+
+
+def test_draw_graph_puts_causes_above_effects_and_marks_the_roles(world):
+    graph = causal.parse_graph(causal.simulator_graph(world))
+    ax = plotting.draw_graph(graph, treatment="exposed", outcome="purchased",
+                             adjustment=["policy_score", "log_popularity"],
+                             observed=causal.analysis_frame(world).columns)
+    labels = {t.get_text(): t for t in ax.texts if t.get_text()}                       # arrows have no text
+    assert set(labels) == set(graph.nodes())
+    assert labels["relevance"].get_bbox_patch().get_linestyle() in ("--", "dashed")  # latent
+    assert to_hex(labels["exposed"].get_bbox_patch().get_facecolor()).upper() == plotting.PALETTE[1]
+    y = {name: t.get_position()[1] for name, t in labels.items()}
+    assert all(y[a] > y[b] for a, b in graph.edges())
+    arrows = [child for child in ax.get_children() if type(child).__name__ == "Annotation" and not child.get_text()]
+    assert len(arrows) == graph.number_of_edges()
+    with pytest.raises(ValueError, match="cycle"):
+        plotting.draw_graph(causal.parse_graph("digraph { a -> b; b -> a; }"))
+    with pytest.raises(ValueError, match="DiGraph"):
+        plotting.draw_graph("digraph { a -> b; }")
