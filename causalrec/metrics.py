@@ -172,25 +172,13 @@ def _gains(relevant, relevance_col, threshold) -> pd.DataFrame:
 
 def ranking_metrics_by_user(recommendations, relevant, k: int = 10, *, relevance_col=None,
                             threshold=None) -> pd.DataFrame:
-    """Every ranking metric for every user with a relevant item.
+    """Every ranking metric of each user with a relevant item: a DataFrame indexed by ``user_id``.
 
-    Parameters
-    ----------
-    recommendations, relevant : DataFrame
-        As in the module docstring.
-    k : int
-        Length of each evaluated list.
-    relevance_col : str, optional
-        Graded, non-negative relevance of ``relevant`` (NDCG's gain; 0 = not relevant).
-    threshold : float, optional
-        With ``relevance_col``: relevant when the value is at least ``threshold`` (gain 1).
+    ``k`` is the list length; ``relevance_col`` names a graded, non-negative
+    relevance column of ``relevant`` (NDCG's gain; 0 is not relevant); with
+    ``threshold`` too, a row is relevant (gain 1) when that column is at least
+    ``threshold``. Columns: ``n_relevant``, ``hits`` and the six metrics.
 
-    Returns
-    -------
-    DataFrame indexed by ``user_id`` (sorted): ``n_relevant``, ``hits`` and the six metrics.
-
-    Examples
-    --------
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11], "score": [0.9, 0.2, 0.3, 0.6]})
     >>> rel = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]})
     >>> ranking_metrics_by_user(recs, rel, k=2)["ndcg_at_k"].round(3).tolist()   # 1 / log2(3) for user 2
@@ -229,23 +217,12 @@ def evaluate_ranking(recommendations, relevant, k: int = 10, *, relevance_col=No
                      n_items: int | None = None, item_popularity=None) -> dict:
     """Score top-``k`` lists against relevant pairs: the package's one evaluator.
 
-    Parameters as in :func:`ranking_metrics_by_user`; ``n_items`` (catalogue size) adds
-    ``catalogue_coverage`` and ``item_popularity`` adds ``mean_popularity`` of the top ``k``.
+    A dict: the six means of :func:`ranking_metrics_by_user` (same arguments), ``n_users``, and
+    given ``n_items`` or ``item_popularity``, ``catalogue_coverage`` or ``mean_popularity`` of the top ``k``.
 
-    Returns
-    -------
-    dict
-        The six means of :func:`ranking_metrics_by_user` and ``n_users`` (users averaged over).
-
-    Examples
-    --------
-    >>> recs = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 2], "item_id": [10, 11, 12, 10, 11, 12],
-    ...                      "score": [0.9, 0.8, 0.1, 0.3, 0.2, 0.7]})
-    >>> rel = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 12, 10]})
-    >>> {name: round(value, 3) for name, value in evaluate_ranking(recs, rel, k=2).items()}
-    ... # doctest: +NORMALIZE_WHITESPACE
-    {'precision_at_k': 0.5, 'recall_at_k': 0.75, 'f1_at_k': 0.583, 'ndcg_at_k': 0.622,
-     'map_at_k': 0.5, 'hit_rate_at_k': 1.0, 'n_users': 2}
+    >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11], "score": [0.9, 0.2, 0.3, 0.6]})
+    >>> evaluate_ranking(recs, pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]}), k=1)["hit_rate_at_k"]
+    0.5
     """
     per_user = ranking_metrics_by_user(recommendations, relevant, k, relevance_col=relevance_col,
                                        threshold=threshold)
@@ -274,12 +251,7 @@ def f1_at_k(recommendations, relevant, k: int = 10, *, relevance_col=None) -> fl
 
 
 def ndcg_at_k(recommendations, relevant, k: int = 10, *, relevance_col=None) -> float:
-    r"""Mean over users of :math:`\sum_{i \le k} g(i) / \log_2(i + 1)` over its best possible value.
-
-    >>> recs = pd.DataFrame({"user_id": [1, 1], "item_id": [10, 11], "score": [0.9, 0.5]})
-    >>> round(ndcg_at_k(recs, pd.DataFrame({"user_id": [1], "item_id": [11]}), k=2), 3)   # 1 / log2(3)
-    0.631
-    """
+    r"""Mean over users of :math:`\sum_{i \le k} g(i) / \log_2(i + 1)` over its best possible value."""
     return evaluate_ranking(recommendations, relevant, k, relevance_col=relevance_col)["ndcg_at_k"]
 
 
@@ -366,13 +338,8 @@ def exposure_by_group(recommendations, item_groups, *, k: int | None = None, ref
     ``reference_share`` is the group's share of the catalogue (``item_share``)
     unless ``reference`` gives a non-negative weight per group, e.g. its share
     of true relevance (exposure proportional to merit, Singh and Joachims, 2018).
+    Columns: ``exposure``, ``exposure_share``, ``n_items``, ``item_share``, ``reference_share``.
 
-    Returns
-    -------
-    DataFrame indexed by group: ``exposure``, ``exposure_share``, ``n_items``, ``item_share``, ``reference_share``.
-
-    Examples
-    --------
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 12], "rank": [1, 2, 1, 2]})
     >>> groups = pd.Series({10: "popular", 11: "tail", 12: "tail", 13: "tail"})
     >>> exposure_by_group(recs, groups)["exposure_share"].round(3).tolist()   # 2 / (2 + 2 * 0.631)
@@ -399,11 +366,8 @@ def exposure_by_group(recommendations, item_groups, *, k: int | None = None, ref
 
 
 def exposure_gap(recommendations, item_groups, *, k: int | None = None, reference=None) -> float:
-    r"""Total variation distance :math:`\frac12 \sum_g |E_g - R_g|` between exposure and reference shares.
-
-    0 when every group gets its reference share; with two groups, the share one
-    group is over-exposed by. Arguments as in :func:`exposure_by_group`.
-    """
+    r"""Total variation distance :math:`\frac12 \sum_g |E_g - R_g|` between the shares of :func:`exposure_by_group`:
+    0 when every group gets its reference share; with two groups, how much one is over-exposed."""
     table = exposure_by_group(recommendations, item_groups, k=k, reference=reference)
     return float(0.5 * (table["exposure_share"] - table["reference_share"]).abs().sum())
 

@@ -286,11 +286,8 @@ def _recommender(recommender) -> Recommender:
 
 
 def event_loss(recommender, interactions, *, target=None, random_state=0) -> float:
-    """The recommender's training loss on some events, in eval mode (:meth:`Recommender.loss_on`).
-
-    ``target`` defaults to the fit's; the ranking losses compare each positive with
-    ``n_negatives`` uniform items drawn from ``random_state``, so calls with one seed are comparable.
-    """
+    """The fit's loss on some events, in eval mode (:meth:`Recommender.loss_on`; ranking losses
+    use negatives drawn from ``random_state``, so calls with one seed are comparable)."""
     return _recommender(recommender).loss_on(interactions, target=target, random_state=random_state)
 
 
@@ -298,10 +295,8 @@ def incremental_update(recommender, new_interactions, *, target=None, epochs: in
                        inplace: bool = False, random_state=0) -> UpdateResult:
     """Warm-start a fitted recommender on new events: a streaming update.
 
-    :meth:`Recommender.partial_fit` on a copy (unless ``inplace``): ``epochs``
-    passes over the new rows only, from the trained weights, through the one loop
-    (:func:`~causalrec.train.fit_torch`), with a fresh Adam and a small ``lr``; the
-    new pairs join ``seen_``. New users or items are refused (the ID tables are fixed).
+    :meth:`Recommender.partial_fit` on a copy (unless ``inplace``): ``epochs`` passes of a
+    fresh Adam with a small ``lr`` over the new rows only, through :func:`~causalrec.train.fit_torch`.
 
     >>> old = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 0, 1], "clicked": [1, 0, 0, 1]})
     >>> rec = Recommender("mf", dim=2, epochs=2, validation_fraction=0, verbose=False).fit(old)
