@@ -279,7 +279,8 @@ def test_loss_and_layer_gradients_match_autograd(data, seed):
     close(nn.binary_cross_entropy_grad(logits, y), z.grad.numpy(), atol=1e-12)
     # the dense layer: any upstream gradient G = dL/dz, with L = sum(G * z)
     rng = np.random.default_rng(seed)
-    x, W, b = rng.normal(size=(logits.shape[0], 3)), rng.normal(size=(logits.shape[1], 3)), rng.normal(size=logits.shape[1])
+    n, k = logits.shape
+    x, W, b = rng.normal(size=(n, 3)), rng.normal(size=(k, 3)), rng.normal(size=k)
     G = rng.normal(size=logits.shape)
     xt, Wt, bt = (t(v).requires_grad_(True) for v in (x, W, b))
     (t(G) * (xt @ Wt.T + bt)).sum().backward()
