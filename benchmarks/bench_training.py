@@ -139,7 +139,7 @@ def worker(name: str, batch_size: int, n_rows: int, repeats: int) -> dict:
     """One configuration in this (fresh) process: package and plain runs, alternating."""
     import torch
 
-    from causalrec.recommenders import TrainingData, train_model
+    from causalrec.train import TrainingData, train_model
 
     torch.set_num_threads(1)
     world, users, items, target, images, text = _data(n_rows)

@@ -15,8 +15,6 @@ buying, which dilutes the taste signal. ``Recommender.fit(target=)`` and the bas
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -28,173 +26,19 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import schema
 from ._checks import (SHOW, check_binary, check_dataframe, check_fraction, check_id_column,
-                      check_finite_1d, check_numeric_column, check_positive_int, check_random_state,
+                      check_numeric_column, check_positive_int, check_random_state,
                       seed_from)
-from .metrics import auc
 from .models import MatrixFactorization, MultimodalRecommender, NeuMF
 from .prep import TextVectorizer, normalize_images
 from .ranking import recommend, top_k
-from .train import LOSSES, NegativeSampler, check_loss, fit_torch, pair_loss, select_head
+from .train import LOSSES, TrainingData, check_ids, check_loss, select_head, train_model, validation_metrics
 
-__all__ = ["DEFAULT_TARGET", "MODELS", "TrainingData", "TrainingResult", "train_model", "save_model",
-           "load_model", "Recommender", "PopularityRecommender", "RandomRecommender",
+__all__ = ["DEFAULT_TARGET", "MODELS", "Recommender", "PopularityRecommender", "RandomRecommender",
            "ContentBasedRecommender", "ItemKNNRecommender"]
 
 #: The outcome every recommender learns unless told otherwise.
 DEFAULT_TARGET = schema.CLICKED
-_FORMAT_MODEL, _FORMAT_RECOMMENDER = "causalrec.model", "causalrec.Recommender"
-
-
-def _ids(values, name: str, n: int | None = None, kind: str = "") -> np.ndarray:
-    """``values`` as 1-D int64 IDs in [0, n), or a ValueError naming ``name`` and the bad IDs."""
-    arr = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
-    if arr.ndim != 1 or arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be a 1-D array of integer IDs, got shape {arr.shape}, dtype {arr.dtype}")
-    bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (arr < 0)
-    if bad.any():
-        raise ValueError(f"{name} must hold non-negative integer IDs; found {arr[bad][:SHOW].tolist()}")
-    arr = arr.astype(np.int64)
-    if n is not None and arr.size and arr.max() >= n:
-        raise ValueError(f"unknown {kind} ID(s) {np.unique(arr[arr >= n])[:SHOW].tolist()} in {name}: the model "
-                         f"knows {kind}s 0..{n - 1} (a new {kind} is a cold start, see causalrec.ranking)")
-    return arr
-
-
-def _floats(values, name: str, n: int) -> torch.Tensor:
-    arr = check_finite_1d(values, name)
-    if len(arr) != n:
-        raise ValueError(f"{name} must have {n} values (one per row), got {len(arr)}")
-    return torch.from_numpy(arr.astype(np.float32))
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """Aligned tensors of training rows: ``users``, ``items`` (int64), ``target`` and ``weight`` (float32 or None).
-
-    >>> TrainingData.from_arrays([0, 1], [2, 0], [1, 0]).target.tolist()
-    [1.0, 0.0]
-    """
-
-    users: torch.Tensor
-    items: torch.Tensor
-    target: torch.Tensor
-    weight: torch.Tensor | None = None
-
-    @classmethod
-    def from_arrays(cls, users, items, target, sample_weight=None) -> TrainingData:
-        """Check 1-D arrays (numpy, lists or tensors) and wrap them as tensors."""
-        u, i = _ids(users, "users"), _ids(items, "items")
-        if len(u) != len(i):
-            raise ValueError(f"users and items must have the same length, got {len(u)} and {len(i)}")
-        w = None if sample_weight is None else _floats(sample_weight, "sample_weight", len(u))
-        if w is not None and ((w < 0).any() or w.sum() <= 0):
-            raise ValueError("sample_weight must be non-negative with a positive sum")
-        return cls(torch.from_numpy(u), torch.from_numpy(i), _floats(target, "target", len(u)), w)
-
-    def __len__(self) -> int:
-        return len(self.users)
-
-    def subset(self, index) -> TrainingData:
-        """The rows at ``index`` (positions or a boolean mask)."""
-        return TrainingData(self.users[index], self.items[index], self.target[index],
-                            None if self.weight is None else self.weight[index])
-
-    def tensors(self) -> dict:
-        """The rows as the ``data`` dict of :func:`~causalrec.train.fit_torch`."""
-        out = {"users": self.users, "items": self.items, "target": self.target}
-        return out if self.weight is None else {**out, "weight": self.weight}
-
-
-class TrainingResult(NamedTuple):
-    """:func:`train_model`'s result: ``history`` (index ``epoch``; ``train_loss``, ``seconds`` and with
-    validation ``val_loss``, and ``val_auc`` (bce) or ``val_rmse`` (mse)),
-    ``best_epoch`` (whose weights the model holds) and ``stopped_early``."""
-
-    history: pd.DataFrame
-    best_epoch: int
-    stopped_early: bool
-
-
-@torch.no_grad()
-def _evaluate(model, data: TrainingData, loss: str, head, negatives) -> dict:
-    """Validation loss (with fixed negatives for ranking losses) and AUC (bce) or RMSE (mse)."""
-    batch = data.tensors() if negatives is None else {**data.tensors(), "negatives": negatives}
-    value = float(pair_loss(loss, head=head)(model, batch))
-    if loss == "mse":
-        return {"val_loss": value, "val_rmse": value ** 0.5}
-    if loss != "bce" or len(np.unique(data.target.numpy())) < 2:
-        return {"val_loss": value}
-    scores = select_head(model(data.users, data.items), head).numpy()
-    return {"val_loss": value, "val_auc": auc(data.target.numpy(), scores,
-                                              sample_weight=None if data.weight is None else data.weight.numpy())}
-
-
-def train_model(model, train: TrainingData, *, validation: TrainingData | None = None, loss="bce", head=None,
-                epochs=20, batch_size=1024, lr=0.01, weight_decay=0.0, n_negatives=4, patience=3,
-                random_state=0, verbose=True, n_threads=1) -> TrainingResult:
-    """Train a (user, item) scoring ``model`` in place with :func:`~causalrec.train.fit_torch`.
-
-    For the ranking losses (``bpr``, ``softmax``) only rows with target 1 are used,
-    each with ``n_negatives`` items drawn at every step among the items that are not
-    the user's known positives; validation negatives are drawn once. With
-    ``validation``, training stops after ``patience`` epochs without a lower loss
-    and the best epoch's weights are restored. ``head`` picks a two-headed model's
-    output (default ``purchase`` for pointwise losses, ``interest`` for ranking ones).
-
-    >>> from causalrec.models import MatrixFactorization
-    >>> data = TrainingData.from_arrays([0, 0, 1, 1], [0, 1, 0, 1], [1, 0, 0, 1])
-    >>> _ = torch.manual_seed(0)
-    >>> result = train_model(MatrixFactorization(2, 2, dim=2), data, epochs=50, batch_size=4, lr=0.1, verbose=False)
-    >>> bool(result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0])
-    True
-    """
-    kind = LOSSES[check_loss(loss)]
-    heads = getattr(model, "HEADS", None)
-    if head is None and heads is not None:
-        head = "purchase" if kind == "pointwise" else "interest"
-    if (head is not None) and (heads is None or head not in heads):
-        raise ValueError(f"head must be one of {heads} for {type(model).__name__}, got {head!r}")
-    validation = validation if validation is not None and len(validation) else None
-    for data, what in ((train, "train"), (validation, "validation")):
-        if data is None:
-            continue
-        if not isinstance(data, TrainingData) or len(data) == 0:
-            raise ValueError(f"{what} must be a non-empty TrainingData (see TrainingData.from_arrays)")
-        _ids(data.users, f"{what}.users", model.n_users, "user")
-        _ids(data.items, f"{what}.items", model.n_items, "item")
-        if loss != "mse":
-            check_binary(data.target.numpy(), f"the {what} target (loss={loss!r} needs 0/1)")
-    seed = seed_from(random_state)
-    sampler = generator = negatives = None
-    if kind != "pointwise":
-        train = train.subset(train.target == 1)
-        validation = None if validation is None else validation.subset(validation.target == 1)
-        validation = validation if validation is not None and len(validation) else None
-        if len(train) == 0:
-            raise ValueError(f"loss={loss!r} learns from positive rows (target 1), and train has none")
-        known = [train] + ([validation] if validation is not None else [])
-        sampler = NegativeSampler(torch.cat([d.users for d in known]), torch.cat([d.items for d in known]),
-                                  model.n_users, model.n_items)
-        if sampler.full_users:
-            raise ValueError(f"user(s) {sampler.full_users} have every item as a positive: no negative to draw")
-        generator = torch.Generator().manual_seed(seed + 2)
-        if validation is not None:
-            negatives = sampler.draw(validation.users, n_negatives, torch.Generator().manual_seed(seed + 1))
-    metrics = []
-
-    def validate(module):
-        metrics.append(_evaluate(module, validation, loss, head, negatives))
-        return metrics[-1]["val_loss"]
-
-    history = fit_torch(model, pair_loss(loss, head=head, n_negatives=check_positive_int(n_negatives, "n_negatives"),
-                                         sampler=sampler, generator=generator),
-                        train.tensors(), epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                        random_state=seed, validate=None if validation is None else validate,
-                        patience=None if validation is None else patience, verbose=verbose, n_threads=n_threads)
-    history = history.drop(columns="validation", errors="ignore").rename(columns={"loss": "train_loss"})
-    history = pd.concat([history, pd.DataFrame(metrics)], axis=1).set_index("epoch")
-    best = int(history["val_loss"].idxmin()) if validation is not None else int(history.index[-1])
-    return TrainingResult(history, best, len(history) < epochs)
+_FORMAT = "causalrec.Recommender"
 
 
 def _read(path):
@@ -217,34 +61,16 @@ def _load_state(model, state: dict, source: str):
     return model.eval()
 
 
-def save_model(model, path) -> None:
-    """Write ``model``'s state dict and class name to ``path`` (read back by :func:`load_model`)."""
-    torch.save({"format": _FORMAT_MODEL, "model_class": type(model).__name__, "state_dict": model.state_dict()}, path)
-
-
-def load_model(model, path):
-    """Load a state dict written by :func:`save_model` (or a bare one) into ``model``, with
-    ``weights_only=True``; a ValueError names a class, parameter name or shape that differs."""
-    content, source = _read(path), f"the file {str(path)!r}"
-    if isinstance(content, dict) and content.get("format") == _FORMAT_MODEL:
-        if content["model_class"] != type(model).__name__:
-            raise ValueError(f"{source} holds a {content['model_class']}, not a {type(model).__name__}")
-        content = content["state_dict"]
-    if not isinstance(content, dict) or content.get("format") == _FORMAT_RECOMMENDER:
-        raise ValueError(f"{source} does not hold a model's state dict (a Recommender? use Recommender.load)")
-    return _load_state(model, content, source)
-
-
 class _Base(BaseEstimator):
     """What every recommender shares: pair scores from ``score_items``, ``recommend``, ``seen_pairs``."""
 
     def _users(self, users, name="users") -> np.ndarray:
         check_is_fitted(self)
-        return _ids(users, name, self.n_users_, "user")
+        return check_ids(users, name, self.n_users_, "user")
 
     def predict(self, users, items) -> np.ndarray:
         """Scores of the pairs ``(users[j], items[j])``, shape (n,)."""
-        users, items = self._users(users), _ids(items, "items", self.n_items_, "item")
+        users, items = self._users(users), check_ids(items, "items", self.n_items_, "item")
         if len(users) != len(items):
             raise ValueError(f"users and items must have the same length, got {len(users)} and {len(items)}")
         distinct, row = np.unique(users, return_inverse=True)
@@ -283,29 +109,18 @@ MODELS = {"mf": MatrixFactorization, "neumf": NeuMF, "multimodal": MultimodalRec
 class Recommender(_Base):
     """MF, NeuMF or the multimodal network, trained on a log by :func:`train_model`.
 
-    Parameters
-    ----------
-    model : {"mf", "neumf", "multimodal"}; NeuMF's hidden layers are ``2 dim, dim, dim // 2``.
-    dim : int, embedding length.
-    loss : {"bce", "mse", "bpr", "softmax"}; all but ``mse`` need a 0/1 target. A multimodal
-        model trains its purchase head with ``bce``/``mse``, its interest head otherwise.
-    epochs, batch_size, lr, weight_decay : of Adam. The small default weight decay matters on sparse logs.
-    n_negatives : sampled negatives per positive (``bpr``, ``softmax``).
-    patience : epochs without a lower validation loss before stopping (None: never).
-    validation_fraction : share of rows held out at random for early stopping (0: none).
-    use_item_ids : False describes items by content alone (multimodal only).
-    random_state : seeds initialisation, split, shuffling and negatives.
-    verbose : progress bar; n_threads : torch threads during fit (None: torch's setting).
+    ``model``: "mf", "neumf" (hidden layers ``2 dim, dim, dim // 2``) or "multimodal" (its purchase
+    head learns ``bce``/``mse``, its interest head ``bpr``/``softmax``); ``loss``: all but ``mse``
+    need a 0/1 target; ``epochs, batch_size, lr, weight_decay``: Adam's (the small weight decay
+    matters on sparse logs); ``n_negatives`` per positive for the ranking losses; ``patience``
+    and ``validation_fraction`` (rows held out at random) for early stopping; ``use_item_ids=False``
+    describes items by content alone; ``random_state`` seeds everything; ``n_threads`` for torch.
 
-    Attributes
-    ----------
-    model_ (trained network, eval mode), loss_, head_ (scored output of a two-headed
-    model, else None), history_, best_epoch_, n_users_, n_items_, seen_ (the distinct
-    logged pairs), image_normalization_ ((mean, std) of the images, or None).
-
-    ``predict`` and ``score_items`` return probabilities for ``bce``, the target's scale
-    for ``mse`` and logits for ``bpr``/``softmax``. Unknown IDs are refused: see
-    :func:`causalrec.ranking.fold_in_users` and :func:`~causalrec.ranking.fill_item_embeddings`.
+    Learned: ``model_`` (eval mode), ``target_``, ``loss_``, ``head_`` (the scored output of a
+    two-headed model), ``history_``, ``best_epoch_``, ``n_users_``, ``n_items_``, ``seen_`` (the
+    log's distinct pairs), ``image_normalization_``. Scores are probabilities for ``bce``, the
+    target's scale for ``mse``, logits otherwise. Unknown IDs are refused (see
+    :func:`causalrec.ranking.fold_in_users`, :func:`~causalrec.ranking.fill_item_embeddings`).
 
     >>> log = pd.DataFrame({"user_id": [0, 0, 1, 1, 2, 2], "item_id": [0, 1, 1, 2, 0, 2],
     ...                     "clicked": [1, 0, 1, 0, 0, 1]})
@@ -371,15 +186,11 @@ class Recommender(_Base):
                                      use_item_ids=self.use_item_ids)
 
     def fit(self, interactions, *, target=DEFAULT_TARGET, sample_weight=None, items=None, images=None, text=None):
-        """Train on a log with columns ``user_id``, ``item_id`` and ``target``.
+        """Train on a log with columns ``user_id``, ``item_id`` and ``target`` (0/1 except for ``mse``).
 
-        Parameters
-        ----------
-        target : the column to learn (0/1 except for ``mse``; NaN is an error).
-        sample_weight : non-negative per-row weights (e.g. inverse propensities), shape (n_rows,).
-        items : the catalogue, ``item_id`` 0 .. n_items - 1 in order; fixes ``n_items_``; its
-            ``description`` column is the multimodal model's text (TF-IDF) unless ``text`` is given.
-        images : (n_items, H, W) in [0, 1], multimodal only; text : strings or vectors, multimodal only.
+        ``sample_weight``: non-negative weights per row (e.g. inverse propensities); ``items``: the
+        catalogue (``item_id`` 0 .. n - 1 in order; its ``description`` is the multimodal text
+        unless ``text`` is given); ``images`` (n_items, H, W) in [0, 1] and ``text``: multimodal only.
         """
         self._check_params()
         check_dataframe(interactions, "interactions", [schema.USER, schema.ITEM, target])
@@ -418,7 +229,7 @@ class Recommender(_Base):
         check_dataframe(interactions, "interactions", [schema.USER, schema.ITEM, target])
         check_numeric_column(interactions, target, "interactions")
         return TrainingData.from_arrays(self._users(interactions[schema.USER], f"interactions[{schema.USER!r}]"),
-                                        _ids(interactions[schema.ITEM], f"interactions[{schema.ITEM!r}]",
+                                        check_ids(interactions[schema.ITEM], f"interactions[{schema.ITEM!r}]",
                                              self.n_items_, "item"), interactions[target].to_numpy(float))
 
     def partial_fit(self, interactions, *, target=None, epochs=1, lr=None, random_state=0):
@@ -441,20 +252,20 @@ class Recommender(_Base):
             data = data.subset(data.target == 1)
             negatives = torch.randint(self.n_items_, (len(data), self.n_negatives),
                                       generator=torch.Generator().manual_seed(seed_from(random_state)))
-        return _evaluate(self.model_.eval(), data, self.loss_, self.head_, negatives)["val_loss"]
-
-    def _transform(self, scores: torch.Tensor) -> np.ndarray:
-        return (torch.sigmoid(scores) if self.loss_ == "bce" else scores).double().numpy()
+        return validation_metrics(self.model_.eval(), data, self.loss_, self.head_, negatives)["val_loss"]
 
     @torch.no_grad()
     def predict(self, users, items) -> np.ndarray:
-        users, items = self._users(users), _ids(items, "items", self.n_items_, "item")
+        users, items = self._users(users), check_ids(items, "items", self.n_items_, "item")
         if len(users) != len(items):
             raise ValueError(f"users and items must have the same length, got {len(users)} and {len(items)}")
         u, i = torch.from_numpy(users), torch.from_numpy(items)
         out = [select_head(self.model_.eval()(u[s:s + 65536], i[s:s + 65536]), self.head_)
                for s in range(0, len(u), 65536)]
         return self._transform(torch.cat(out)) if out else np.empty(0)
+
+    def _transform(self, scores: torch.Tensor) -> np.ndarray:
+        return (torch.sigmoid(scores) if self.loss_ == "bce" else scores).double().numpy()
 
     predict.__doc__ = _Base.predict.__doc__
 
@@ -470,7 +281,7 @@ class Recommender(_Base):
         check_is_fitted(self)
         params = self.get_params()
         params["random_state"] = params["random_state"] if isinstance(params["random_state"], (int, type(None))) else None
-        torch.save({"format": _FORMAT_RECOMMENDER, "version": 2, "params": params, "target": self.target_,
+        torch.save({"format": _FORMAT, "version": 2, "params": params, "target": self.target_,
                     "sizes": [self.n_users_, self.n_items_], "state_dict": self.model_.state_dict(),
                     "history": {c: self.history_[c].tolist() for c in self.history_.columns},
                     "epochs_run": self.history_.index.tolist(), "best_epoch": self.best_epoch_,
@@ -481,8 +292,8 @@ class Recommender(_Base):
     def load(cls, path) -> Recommender:
         """Read a file written by :meth:`save` (``weights_only=True``); a new, fitted estimator."""
         content, source = _read(path), f"the file {str(path)!r}"
-        if not isinstance(content, dict) or content.get("format") != _FORMAT_RECOMMENDER:
-            raise ValueError(f"{source} is not a saved Recommender (a model's state dict? use load_model)")
+        if not isinstance(content, dict) or content.get("format") != _FORMAT:
+            raise ValueError(f"{source} is not a saved Recommender (for a bare model use torch.load and load_state_dict)")
         out = cls(**content["params"])
         out._check_params()
         state = content["state_dict"]
@@ -506,8 +317,8 @@ class _Baseline(_Base):
             check_id_column(interactions, column, "interactions")
         check_numeric_column(interactions, self.positive, "interactions", allow_nan=True)
         check_fraction(self.positive_threshold, "positive_threshold", low=-np.inf, high=np.inf)
-        users = _ids(interactions[schema.USER].to_numpy(), f"interactions[{schema.USER!r}]")
-        items = _ids(interactions[schema.ITEM].to_numpy(), f"interactions[{schema.ITEM!r}]")
+        users = check_ids(interactions[schema.USER].to_numpy(), f"interactions[{schema.USER!r}]")
+        items = check_ids(interactions[schema.ITEM].to_numpy(), f"interactions[{schema.ITEM!r}]")
         sizes = []
         for given, ids, name in ((n_users, users, "n_users"), (n_items, items, "n_items")):
             sizes.append(int(ids.max()) + 1 if given is None else check_positive_int(given, name))

@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ._checks import SHOW, check_positive_int, progress_bar, seed_from, torch_threads
+from ._checks import SHOW, check_binary, check_finite_1d, check_positive_int, progress_bar, seed_from, torch_threads
+from .metrics import auc
 
 __all__ = ["LOSSES", "LOSS_FUNCTIONS", "weighted_mean", "mse_loss", "bce_loss", "bpr_loss",
-           "softmax_loss", "check_loss", "select_head", "NegativeSampler", "pair_loss", "fit_torch"]
+           "softmax_loss", "check_loss", "select_head", "NegativeSampler", "pair_loss", "fit_torch", "check_ids",
+           "TrainingData", "TrainingResult", "train_model", "validation_metrics"]
 
 #: Loss name -> kind. Ranking losses (pairwise, listwise) learn from rows with target 1,
 #: each compared with sampled negative items.
@@ -264,3 +268,154 @@ def fit_torch(module, loss_fn, data, *, epochs=10, batch_size=1024, lr=1e-2, wei
         module.load_state_dict(best_state)
     module.eval()
     return pd.DataFrame(rows)
+
+
+def check_ids(values, name: str, n: int | None = None, kind: str = "") -> np.ndarray:
+    """``values`` as 1-D int64 IDs in [0, n), or a ValueError naming ``name`` and the bad IDs."""
+    arr = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+    if arr.ndim != 1 or arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be a 1-D array of integer IDs, got shape {arr.shape}, dtype {arr.dtype}")
+    bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (arr < 0)
+    if bad.any():
+        raise ValueError(f"{name} must hold non-negative integer IDs; found {arr[bad][:SHOW].tolist()}")
+    arr = arr.astype(np.int64)
+    if n is not None and arr.size and arr.max() >= n:
+        raise ValueError(f"unknown {kind} ID(s) {np.unique(arr[arr >= n])[:SHOW].tolist()} in {name}: the model "
+                         f"knows {kind}s 0..{n - 1} (a new {kind} is a cold start, see causalrec.ranking)")
+    return arr
+
+
+def _floats(values, name: str, n: int) -> torch.Tensor:
+    arr = check_finite_1d(values, name)
+    if len(arr) != n:
+        raise ValueError(f"{name} must have {n} values (one per row), got {len(arr)}")
+    return torch.from_numpy(arr.astype(np.float32))
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Aligned tensors of training rows: ``users``, ``items`` (int64), ``target`` and ``weight`` (float32 or None).
+
+    >>> TrainingData.from_arrays([0, 1], [2, 0], [1, 0]).target.tolist()
+    [1.0, 0.0]
+    """
+
+    users: torch.Tensor
+    items: torch.Tensor
+    target: torch.Tensor
+    weight: torch.Tensor | None = None
+
+    @classmethod
+    def from_arrays(cls, users, items, target, sample_weight=None) -> TrainingData:
+        """Check 1-D arrays (numpy, lists or tensors) and wrap them as tensors."""
+        u, i = check_ids(users, "users"), check_ids(items, "items")
+        if len(u) != len(i):
+            raise ValueError(f"users and items must have the same length, got {len(u)} and {len(i)}")
+        w = None if sample_weight is None else _floats(sample_weight, "sample_weight", len(u))
+        if w is not None and ((w < 0).any() or w.sum() <= 0):
+            raise ValueError("sample_weight must be non-negative with a positive sum")
+        return cls(torch.from_numpy(u), torch.from_numpy(i), _floats(target, "target", len(u)), w)
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def subset(self, index) -> TrainingData:
+        """The rows at ``index`` (positions or a boolean mask)."""
+        return TrainingData(self.users[index], self.items[index], self.target[index],
+                            None if self.weight is None else self.weight[index])
+
+    def tensors(self) -> dict:
+        """The rows as the ``data`` dict of :func:`~causalrec.train.fit_torch`."""
+        out = {"users": self.users, "items": self.items, "target": self.target}
+        return out if self.weight is None else {**out, "weight": self.weight}
+
+
+class TrainingResult(NamedTuple):
+    """``history`` (index ``epoch``: ``train_loss``, ``seconds``, ``val_loss``, ``val_auc`` or ``val_rmse``),
+    ``best_epoch`` (whose weights the model holds) and ``stopped_early``."""
+
+    history: pd.DataFrame
+    best_epoch: int
+    stopped_early: bool
+
+
+@torch.no_grad()
+def validation_metrics(model, data, loss: str, head=None, negatives=None) -> dict:
+    """Validation loss (with fixed negatives for ranking losses) and AUC (bce) or RMSE (mse)."""
+    batch = data.tensors() if negatives is None else {**data.tensors(), "negatives": negatives}
+    value = float(pair_loss(loss, head=head)(model, batch))
+    if loss == "mse":
+        return {"val_loss": value, "val_rmse": value ** 0.5}
+    if loss != "bce" or len(np.unique(data.target.numpy())) < 2:
+        return {"val_loss": value}
+    scores = select_head(model(data.users, data.items), head).numpy()
+    return {"val_loss": value, "val_auc": auc(data.target.numpy(), scores,
+                                              sample_weight=None if data.weight is None else data.weight.numpy())}
+
+
+def train_model(model, train: TrainingData, *, validation: TrainingData | None = None, loss="bce", head=None,
+                epochs=20, batch_size=1024, lr=0.01, weight_decay=0.0, n_negatives=4, patience=3,
+                random_state=0, verbose=True, n_threads=1) -> TrainingResult:
+    """Train a (user, item) scoring ``model`` in place with :func:`~causalrec.train.fit_torch`.
+
+    For the ranking losses (``bpr``, ``softmax``) only rows with target 1 are used,
+    each with ``n_negatives`` items drawn at every step among the items that are not
+    the user's known positives; validation negatives are drawn once. With
+    ``validation``, training stops after ``patience`` epochs without a lower loss
+    and the best epoch's weights are restored. ``head`` picks a two-headed model's
+    output (default ``purchase`` for pointwise losses, ``interest`` for ranking ones).
+
+    >>> from causalrec.models import MatrixFactorization
+    >>> data = TrainingData.from_arrays([0, 0, 1, 1], [0, 1, 0, 1], [1, 0, 0, 1])
+    >>> _ = torch.manual_seed(0)
+    >>> result = train_model(MatrixFactorization(2, 2, dim=2), data, epochs=50, batch_size=4, lr=0.1, verbose=False)
+    >>> bool(result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0])
+    True
+    """
+    kind = LOSSES[check_loss(loss)]
+    heads = getattr(model, "HEADS", None)
+    if head is None and heads is not None:
+        head = "purchase" if kind == "pointwise" else "interest"
+    if (head is not None) and (heads is None or head not in heads):
+        raise ValueError(f"head must be one of {heads} for {type(model).__name__}, got {head!r}")
+    validation = validation if validation is not None and len(validation) else None
+    for data, what in ((train, "train"), (validation, "validation")):
+        if data is None:
+            continue
+        if not isinstance(data, TrainingData) or len(data) == 0:
+            raise ValueError(f"{what} must be a non-empty TrainingData (see TrainingData.from_arrays)")
+        check_ids(data.users, f"{what}.users", model.n_users, "user")
+        check_ids(data.items, f"{what}.items", model.n_items, "item")
+        if loss != "mse":
+            check_binary(data.target.numpy(), f"the {what} target (loss={loss!r} needs 0/1)")
+    seed = seed_from(random_state)
+    sampler = generator = negatives = None
+    if kind != "pointwise":
+        train = train.subset(train.target == 1)
+        validation = None if validation is None else validation.subset(validation.target == 1)
+        validation = validation if validation is not None and len(validation) else None
+        if len(train) == 0:
+            raise ValueError(f"loss={loss!r} learns from positive rows (target 1), and train has none")
+        known = [train] + ([validation] if validation is not None else [])
+        sampler = NegativeSampler(torch.cat([d.users for d in known]), torch.cat([d.items for d in known]),
+                                  model.n_users, model.n_items)
+        if sampler.full_users:
+            raise ValueError(f"user(s) {sampler.full_users} have every item as a positive: no negative to draw")
+        generator = torch.Generator().manual_seed(seed + 2)
+        if validation is not None:
+            negatives = sampler.draw(validation.users, n_negatives, torch.Generator().manual_seed(seed + 1))
+    metrics = []
+
+    def validate(module):
+        metrics.append(validation_metrics(module, validation, loss, head, negatives))
+        return metrics[-1]["val_loss"]
+
+    history = fit_torch(model, pair_loss(loss, head=head, n_negatives=check_positive_int(n_negatives, "n_negatives"),
+                                         sampler=sampler, generator=generator),
+                        train.tensors(), epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                        random_state=seed, validate=None if validation is None else validate,
+                        patience=None if validation is None else patience, verbose=verbose, n_threads=n_threads)
+    history = history.drop(columns="validation", errors="ignore").rename(columns={"loss": "train_loss"})
+    history = pd.concat([history, pd.DataFrame(metrics)], axis=1).set_index("epoch")
+    best = int(history["val_loss"].idxmin()) if validation is not None else int(history.index[-1])
+    return TrainingResult(history, best, len(history) < epochs)
