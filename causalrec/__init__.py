@@ -34,8 +34,7 @@ _API = {
     "DEFAULT_DATA_DIR": "data.load",
     # training and recommenders
     "fit_torch": "train",
-    "TrainingData": "recommenders", "train_model": "recommenders", "Recommender": "recommenders",
-    "save_model": "recommenders", "load_model": "recommenders",
+    "TrainingData": "train", "train_model": "train", "Recommender": "recommenders",
     "PopularityRecommender": "recommenders", "RandomRecommender": "recommenders",
     "ContentBasedRecommender": "recommenders", "ItemKNNRecommender": "recommenders",
     "ALSMatrixFactorization": "als",
