@@ -1,19 +1,9 @@
-"""From scores to top-k lists: selection, batched recommendation, re-ranking and cold start.
+"""From scores to top-k lists (:func:`top_k`, :func:`recommend`), re-ranking (:func:`rerank_mmr`,
+:func:`rerank_exposure`) and cold start (chapter 12: :func:`cold_start_split`,
+:func:`first_interactions`, :func:`fill_item_embeddings`, :func:`fold_in_users`).
 
-Every recommender ends the same way: a score per (user, item), the items a user
-already has removed, the ``k`` best of the rest in order. :func:`top_k` does it
-for a score matrix, :func:`recommend` for any scoring function, a batch of users
-at a time. :func:`rerank_mmr` diversifies lists by maximal marginal relevance and
-:func:`rerank_exposure` guarantees a group of items a share of the exposure;
-:func:`topk_frame` turns a :class:`TopK` into a table.
-
-Cold start (chapter 12): :func:`cold_start_split` holds whole users and items out
-of training, :func:`first_interactions` gives a new user's first rows,
-:func:`fill_item_embeddings` blanks new items' untrained ID parameters, and
-:func:`fold_in_users` learns new users' vectors with the rest of the network
-frozen (through :func:`causalrec.train.fit_torch`). Item and user IDs are
-integers ``0 .. n - 1``. This module needs numpy only; torch loads for the
-two functions that change a network.
+IDs are integers ``0 .. n - 1``. The module needs numpy only; torch loads in the two
+functions that change a network (fold-in trains through :func:`causalrec.train.fit_torch`).
 """
 
 from __future__ import annotations
@@ -87,13 +77,13 @@ def _excluded(scores: np.ndarray, exclude) -> np.ndarray:
         return scores
     if isinstance(exclude, tuple):
         rows, cols = (_numpy(part).reshape(-1) for part in exclude)
-        if rows.shape != cols.shape or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
-            raise ValueError("exclude as (rows, columns) needs two integer arrays of the same length")
         mask = np.zeros(scores.shape, dtype=bool)
-        if rows.size and (rows.min() < 0 or cols.min() < 0 or rows.max() >= scores.shape[0]
-                          or cols.max() >= scores.shape[1]):
-            raise ValueError(f"exclude holds a position outside the scores' shape {scores.shape}")
-        mask[rows, cols] = True
+        try:
+            if rows.size and (rows.min() < 0 or cols.min() < 0):
+                raise IndexError
+            mask[rows, cols] = True
+        except (IndexError, ValueError):
+            raise ValueError(f"exclude must be (rows, columns) of integer positions within {scores.shape}") from None
     else:
         mask = _numpy(exclude) != 0 if sp.issparse(exclude) else _numpy(exclude)
         if mask.dtype != bool:
@@ -106,21 +96,11 @@ def _excluded(scores: np.ndarray, exclude) -> np.ndarray:
 def top_k(scores, k, *, exclude=None, item_ids=None) -> TopK:
     """The ``k`` highest-scoring items of every row, best first; ties go to the lower item ID.
 
-    A partition finds each row's k-th best score and only the chosen ``k`` are sorted.
+    ``scores`` (n_rows, n_items): NaN is an error, ``-inf`` means never; ``exclude``: a bool
+    mask, sparse matrix or (rows, columns) of entries never returned; ``item_ids``: the ID of
+    each column, returned instead of positions. Rows with fewer than ``k`` eligible items are
+    padded with ``-1`` / ``-inf``. A partition finds each row's k-th score; only ``k`` are sorted.
 
-    Parameters
-    ----------
-    scores : array-like or tensor (n_rows, n_items); NaN is an error, ``-inf`` means never.
-    k : int, ``1 <= k <= n_items``.
-    exclude : bool mask, sparse matrix or tuple (rows, columns), optional: entries never returned.
-    item_ids : int array (n_items,), optional: the ID of each column (returned instead of positions).
-
-    Returns
-    -------
-    TopK, padded with ``-1`` / ``-inf`` where a row has fewer than ``k`` eligible items.
-
-    Examples
-    --------
     >>> scores = np.array([[0.1, 0.9, 0.5, 0.9], [0.3, 0.2, 0.8, 0.1]])
     >>> top_k(scores, 2).indices          # the tie 0.9/0.9 goes to item 1 first
     array([[1, 3],
@@ -173,18 +153,10 @@ def topk_frame(result, users) -> pd.DataFrame:
 
 
 def recommend(scorer, users, n_items, k=10, *, seen=None, batch_size=1024, verbose=False) -> pd.DataFrame:
-    """Top-``k`` items for each user from any scoring function, ``batch_size`` users at a time.
+    """Top-``k`` items per user from ``scorer(user_ids) -> (b, n_items)`` scores, ``batch_size`` users at a time.
 
-    Parameters
-    ----------
-    scorer : callable, ``scorer(user_ids)`` -> scores (b, n_items), higher is better.
-    users : distinct int IDs; n_items : int; k : int.
-    seen : DataFrame ``user_id, item_id``, optional: pairs to leave out.
-
-    Returns
-    -------
-    DataFrame ``user_id, item_id, score, rank`` (rank 1 best), in the order of ``users``;
-    a user with fewer than ``k`` unseen items gets fewer rows.
+    Returns ``user_id, item_id, score, rank`` (rank 1 best) in the order of ``users``, leaving
+    out the ``seen`` pairs (a DataFrame ``user_id, item_id``); a user may get fewer than ``k`` rows.
 
     >>> table = np.array([[0.1, 0.9, 0.5], [0.3, 0.2, 0.8]])
     >>> recommend(lambda u: table[u], [0, 1], n_items=3, k=1, seen=pd.DataFrame({"user_id": [1], "item_id": [2]}))
