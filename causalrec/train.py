@@ -3,13 +3,15 @@
 A step is the five lines of any PyTorch loop (chapter 03 writes them out): draw a
 batch, ``zero_grad``, compute the loss, ``backward``, ``step``. :func:`fit_torch`
 runs them, drawing batches by indexing whole tensors with a seeded permutation
-(never a per-sample ``Dataset``).
+(never a per-sample ``Dataset``). Every model trains through it: MF, NeuMF and the
+multimodal network (:func:`train_model`, which :class:`causalrec.Recommender` uses),
+fold-in, incremental updates, the debiased models and FeatureNet.
 
 Losses are (weighted) means of a per-sample loss: pointwise :func:`mse_loss` and
 :func:`bce_loss` (on logits), pairwise :func:`bpr_loss` and listwise
-:func:`softmax_loss` over sampled negatives. With ``sample_weight`` each is
-``sum(w * loss) / sum(w)``, so inverse-propensity weights give the IPS estimate.
-:func:`pair_loss` turns a loss name into the ``loss_fn`` that :func:`fit_torch` takes.
+:func:`softmax_loss` over sampled negatives (:class:`NegativeSampler`). With
+``sample_weight`` each is ``sum(w * loss) / sum(w)``, so inverse-propensity weights
+give the IPS estimate. :func:`pair_loss` turns a loss name into a ``loss_fn``.
 """
 
 from __future__ import annotations
@@ -187,25 +189,15 @@ def fit_torch(module, loss_fn, data, *, epochs=10, batch_size=1024, lr=1e-2, wei
               n_threads=None) -> pd.DataFrame:
     """Train ``module`` by minimising ``loss_fn(module, batch)`` over mini-batches of ``data``.
 
-    Parameters
-    ----------
-    module : torch.nn.Module
-    loss_fn : callable ``(module, batch) -> scalar tensor``; ``batch`` is a dict of tensors.
-    data : dict of name -> tensor, all with the same first dimension ``n``.
-    epochs : passes over the data.
-    batch_size : rows per step; ``None`` for full-batch steps (in the data's order).
-    lr, weight_decay : Adam's settings, used when ``optimizer`` is None.
-    optimizer : an existing optimizer (kept across calls, e.g. for alternating updates).
-    random_state : seeds the batch order and torch's global generator inside the loop
-        (dropout); the global state is restored afterwards.
-    validate : callable ``(module) -> float``, lower is better, called after each epoch in
-        eval mode without gradients. The weights of the best epoch are restored at the end.
-    patience : with ``validate``, stop after this many epochs without improvement.
-
-    Returns
-    -------
-    DataFrame with one row per epoch: ``epoch``, ``loss`` (mean over rows),
-    ``seconds`` and, with ``validate``, ``validation``.
+    ``data`` maps names to tensors with the same first dimension ``n``; a batch is
+    ``{name: tensor[index]}`` (``batch_size=None``: the whole data, in order). Without an
+    ``optimizer``, Adam (fused where torch has it) with ``lr`` and ``weight_decay``.
+    ``random_state`` seeds the batch order and, inside the loop only, torch's global
+    generator (dropout). ``validate(module) -> float`` (lower is better) runs after each
+    epoch in eval mode without gradients; the best epoch's weights are restored at the
+    end, and with ``patience`` training stops after that many epochs without improvement.
+    Returns one row per epoch: ``epoch``, ``loss`` (mean over rows), ``seconds``
+    and ``validation``.
 
     Examples
     --------
