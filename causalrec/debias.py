@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, clone
+from sklearn.metrics import mean_absolute_error, mean_squared_error, ndcg_score, roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
 from . import schema
@@ -337,8 +338,6 @@ def evaluate_ratings(model, test: pd.DataFrame, *, k: int = 5, relevant: float =
     NDCG@k ranks each user's test items by prediction, with ``rating >= relevant`` as relevant
     (binary gain; users without a relevant item are skipped); AUC pools all test pairs.
     """
-    from sklearn.metrics import mean_absolute_error, mean_squared_error, ndcg_score, roc_auc_score
-
     _check_ratings(test, "test")
     r = test[schema.RATING].to_numpy(dtype=float)
     prediction = model.predict(test[schema.USER].to_numpy(), test[schema.ITEM].to_numpy())

@@ -1,18 +1,13 @@
 r"""Propensities, and the estimators of a mean over all pairs that use them.
 
-Let :math:`D` be all ``n_users * n_items`` pairs, :math:`O` the observed ones, :math:`p` the
-probability that a pair was observed and :math:`\delta` any per-pair quantity (a rating, a
-squared error). The mean :math:`\frac{1}{|D|}\sum_D \delta` is estimated by
-
-* :func:`naive_estimate`, the observed mean (biased when observation depends on :math:`\delta`);
-* :func:`ips_estimate`, :math:`\frac{1}{|D|}\sum_O \delta / p` (unbiased with the true :math:`p`);
-* :func:`snips_estimate`, :math:`\sum_O (\delta/p) / \sum_O (1/p)` (a weighted mean: steadier);
-* :func:`dr_estimate`, an imputation's mean plus the IPS-weighted errors of the imputation
-  (unbiased if either the propensities or the imputation are right).
-
-The propensity models are scikit-learn estimators: :class:`PopularityPropensity` (an item's
-observed share), :class:`LogisticPropensity` (logistic regression on features) and
-:class:`NaiveBayesPropensity` (Schnabel et al. 2016: Bayes' rule with a small randomized sample).
+With :math:`D` all ``n_users * n_items`` pairs, :math:`O` the observed ones, :math:`p` the chance
+that a pair was observed and :math:`\delta` a per-pair value, the mean :math:`\frac{1}{|D|}\sum_D\delta`
+is estimated by :func:`naive_estimate` (the observed mean: biased), :func:`ips_estimate`
+(:math:`\frac{1}{|D|}\sum_O \delta/p`: unbiased with the true :math:`p`), :func:`snips_estimate` (the
+1/p-weighted mean: steadier) and :func:`dr_estimate` (an imputation plus the IPS-weighted errors of
+it: unbiased if either the propensities or the imputation are right). The propensity models are
+scikit-learn estimators: :class:`PopularityPropensity`, :class:`LogisticPropensity` and
+:class:`NaiveBayesPropensity` (Schnabel et al., ICML 2016).
 """
 
 from __future__ import annotations
@@ -20,14 +15,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from . import schema
 from ._checks import check_binary, check_dataframe, check_finite_1d, check_fraction, check_positive_int, seed_from
 
-__all__ = ["check_propensity", "inverse_propensity_weights", "naive_estimate", "ips_estimate",
-           "snips_estimate", "dr_estimate", "PopularityPropensity", "LogisticPropensity",
-           "NaiveBayesPropensity", "calibration_table"]
+__all__ = ["check_propensity", "inverse_propensity_weights", "naive_estimate", "ips_estimate", "snips_estimate",
+           "dr_estimate", "PopularityPropensity", "LogisticPropensity", "NaiveBayesPropensity", "calibration_table"]
 
 
 def check_propensity(propensity, name: str = "propensity") -> np.ndarray:
@@ -59,13 +56,6 @@ def inverse_propensity_weights(propensity, *, clip: float | None = None, n: int 
     return 1.0 / p
 
 
-def _n_total(n_total, n_observed: int) -> int:
-    n_total = check_positive_int(n_total, "n_total")
-    if n_total < n_observed:
-        raise ValueError(f"n_total ({n_total}) counts all pairs, so it cannot be below the {n_observed} observed")
-    return n_total
-
-
 def naive_estimate(values) -> float:
     """The mean of the observed values, ignoring how they were selected.
 
@@ -76,14 +66,16 @@ def naive_estimate(values) -> float:
 
 
 def ips_estimate(values, propensity, n_total: int, *, clip: float | None = None) -> float:
-    """Inverse propensity scoring: the sum of ``values / p`` divided by the number of **all** pairs.
+    """IPS: the sum of ``values / p`` divided by the number of **all** pairs.
 
     >>> ips_estimate([4.0, 2.0], [0.5, 0.25], n_total=8)   # (4/0.5 + 2/0.25) / 8
     2.0
     """
     v = check_finite_1d(values, "values")
     w = inverse_propensity_weights(propensity, clip=clip, n=len(v))
-    return float(np.sum(w * v) / _n_total(n_total, len(v)))
+    if check_positive_int(n_total, "n_total") < len(v):
+        raise ValueError(f"n_total ({n_total}) counts all pairs, so it cannot be below the {len(v)} observed")
+    return float(np.sum(w * v) / n_total)
 
 
 def snips_estimate(values, propensity, *, clip: float | None = None) -> float:
@@ -101,9 +93,6 @@ def dr_estimate(values, propensity, imputed, *, imputed_mean: float, n_total: in
                 clip: float | None = None) -> float:
     """Doubly robust: ``imputed_mean`` (over all pairs) plus the IPS estimate of ``values - imputed``.
 
-    ``imputed`` holds the imputation on the observed pairs. A perfect imputation makes the
-    correction 0; true propensities make it remove the imputation's bias.
-
     >>> dr_estimate([4.0, 2.0], [0.5, 0.25], [3.0, 3.0], imputed_mean=3.0, n_total=8)  # 3 + (2 - 4) / 8
     2.75
     """
@@ -111,16 +100,15 @@ def dr_estimate(values, propensity, imputed, *, imputed_mean: float, n_total: in
     m = check_finite_1d(imputed, "imputed")
     if len(m) != len(v):
         raise ValueError(f"imputed has {len(m)} values for {len(v)} observed values")
-    mean = check_finite_1d([imputed_mean], "imputed_mean")[0]
-    return float(mean + ips_estimate(v - m, propensity, n_total, clip=clip))
+    return float(check_finite_1d([imputed_mean], "imputed_mean")[0] + ips_estimate(v - m, propensity, n_total, clip=clip))
 
 
 class PopularityPropensity(BaseEstimator):
     """An item's propensity: its smoothed share of logged candidates that were observed.
 
     ``p_i = (observed_i + smoothing * prior) / (candidates_i + smoothing)``, the prior being the
-    overall rate. With ``n_users`` given instead (a log of observed pairs only), the candidates
-    of every item are all users. Learned: ``item_propensity_``, ``prior_``.
+    overall rate; with ``n_users`` (a log of observed pairs only) every user is a candidate.
+    Learned: ``item_propensity_``, ``prior_``.
 
     >>> log = pd.DataFrame({"item_id": [0, 0, 0, 1, 1], "exposed": [1, 1, 0, 1, 0]})
     >>> PopularityPropensity(smoothing=0.0).fit(log, n_items=2).item_propensity_.round(3).tolist()
@@ -163,9 +151,7 @@ class PopularityPropensity(BaseEstimator):
 
 
 class LogisticPropensity(BaseEstimator):
-    """P(treatment | features) by a standardised logistic regression (sklearn's).
-
-    Learned: ``model_`` (a fitted Pipeline), ``coef_`` and ``intercept_`` on the original scale.
+    """P(treatment | features) by a standardised logistic regression; learned ``model_``, ``coef_``, ``intercept_``.
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=20000)
@@ -188,10 +174,6 @@ class LogisticPropensity(BaseEstimator):
         return frame[list(self.features)].to_numpy(dtype=float)
 
     def fit(self, frame: pd.DataFrame):
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
         x = self._matrix(frame)
         check_dataframe(frame, "frame", [self.treatment])
         t = check_binary(frame[self.treatment], f"treatment column {self.treatment!r}")
@@ -213,12 +195,10 @@ class LogisticPropensity(BaseEstimator):
 class NaiveBayesPropensity(BaseEstimator):
     """Rating propensities by Bayes' rule: ``P(O=1 | r) = P(r | O=1) P(O=1) / P(r)``.
 
-    ``P(r | O=1)`` is the logged ratings' distribution, ``P(O=1)`` the share of pairs that
-    carry a logged rating, ``P(r)`` the distribution in a small randomized sample (Schnabel et
-    al., ICML 2016, section 5.2). Learned: ``rating_values_``, ``propensity_by_rating_``.
+    ``P(r | O=1)`` from the logged ratings, ``P(O=1)`` = logged share of all pairs, ``P(r)`` from a
+    small randomized sample. Learned: ``rating_values_``, ``propensity_by_rating_``.
 
-    >>> model = NaiveBayesPropensity().fit([5, 5, 4, 1], [1, 2, 3, 4, 5, 1, 2, 3, 4, 5], n_pairs=40)
-    >>> model.propensity_by_rating_.round(3).tolist()
+    >>> NaiveBayesPropensity().fit([5, 5, 4, 1], [1, 2, 3, 4, 5], n_pairs=40).propensity_by_rating_.round(3).tolist()
     [0.125, 0.0, 0.0, 0.125, 0.25]
     """
 
@@ -250,9 +230,8 @@ class NaiveBayesPropensity(BaseEstimator):
 
 def _ratings(ratings, name: str, values) -> np.ndarray:
     r = check_finite_1d(pd.Series(ratings).to_numpy(dtype=float), name)
-    bad = ~np.isin(r, values)
-    if bad.any():
-        raise ValueError(f"{name} holds values outside {list(values)}, e.g. {r[bad][0]!r}")
+    if not np.isin(r, values).all():
+        raise ValueError(f"{name} holds values outside {list(values)}, e.g. {r[~np.isin(r, values)][0]!r}")
     return r
 
 
@@ -263,11 +242,9 @@ def calibration_table(estimated, true, *, bins: int = 10) -> pd.DataFrame:
     >>> t[["estimated", "true"]].round(2).values.tolist()
     [[0.15, 0.15], [0.85, 0.85]]
     """
-    est, tru = check_propensity(estimated, "estimated"), check_propensity(true, "true")
-    if est.shape != tru.shape:
+    if (est := check_propensity(estimated, "estimated")).shape != (tru := check_propensity(true, "true")).shape:
         raise ValueError(f"estimated and true must have the same shape, got {est.shape} and {tru.shape}")
     labels = np.empty(len(est), dtype=np.int64)
     labels[np.argsort(est, kind="stable")] = np.arange(len(est)) * check_positive_int(bins, "bins") // len(est)
-    frame = pd.DataFrame({"bin": labels, "estimated": est, "true": tru})
-    return frame.groupby("bin").agg(estimated=("estimated", "mean"), true=("true", "mean"),
-                                    count=("true", "size")).reset_index()
+    frame = pd.DataFrame({"bin": labels, "estimated": est, "true": tru}).groupby("bin")
+    return frame.agg(estimated=("estimated", "mean"), true=("true", "mean"), count=("true", "size")).reset_index()

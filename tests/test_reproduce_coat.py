@@ -1,10 +1,12 @@
 """benchmarks/reproduce_coat.py end to end: on small files in Coat's and MovieLens' public layouts
 (written with CRLF line endings, like the real Coat files) and on the Coat-shaped simulated world.
 
-``--quick`` (3 epochs, 2 seeds, one hyperparameter setting) keeps each run to seconds.
+``--quick`` (5 epochs, 2 seeds, one setting per method) keeps each run short.
 """
 
+import copy
 import importlib.util
+import sys
 import json
 import math
 from pathlib import Path
@@ -16,11 +18,12 @@ from causalrec import schema
 from causalrec.data import load as datasets
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "reproduce_coat.py"
-METHODS = ("naive", "ips", "ips_estimated", "snips", "dr", "dr_fixed")
+METHODS = ("naive", "ips", "ips_estimated", "snips", "dr")
 
 
 @pytest.fixture(scope="module")
 def script():
+    sys.path.insert(0, str(SCRIPT.parent))          # the script imports its sibling _machine.py
     spec = importlib.util.spec_from_file_location("reproduce_coat", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -57,10 +60,11 @@ def _write_movielens(folder, n_users=30, n_items=40, n_ratings=600, seed=0):
 def _check_coat_block(block):
     for method in METHODS:
         row = block[method]
-        for key in ("mse", "mse_std", "mae", "mae_std"):
+        for key in ("mse", "mse_std", "mae", "mae_std", "ndcg@5", "auc"):
             assert math.isfinite(row[key]) and row[key] >= 0, (method, key)
         assert 0 < row["mse"] <= 16 and 0 < row["mae"] <= 4            # ratings and predictions lie in [1, 5]
         assert row["mse"] >= row["mae"] ** 2 - 1e-9                    # Jensen: E[e^2] >= E[|e|]^2
+        assert 0 <= row["ndcg@5"] <= 1 and 0 <= row["auc"] <= 1
         assert len(row["per_seed_mse"]) == 2
         assert row["mse_std"] == pytest.approx(np.std(row["per_seed_mse"]), abs=1e-3)
 
@@ -79,7 +83,8 @@ def test_end_to_end_on_files_in_coats_layout(script, small_coat, tmp_path):
     assert "oracle_test_mse" not in result["coat"]["data"]
     assert result["published"]["naive"] == {"mse": 1.202, "mae": 0.920}
     assert result["published"]["ips"] == {"mse": 1.093, "mae": 0.860}
-    assert result["seeds"] == [0, 1] and "torch" in result["versions"]
+    assert result["seeds"] == [0, 1] and "torch" in result["machine"]
+    assert set(result["coat_files_sha256"]) == {"train.ascii", "test.ascii", "propensities.ascii"}
     assert result["command"].startswith("python benchmarks/reproduce_coat.py --coat ")
     assert result["date"].endswith("Z")
     ml = result["movielens"]
@@ -105,12 +110,14 @@ def test_quick_run_on_the_coat_shaped_world(script, tmp_path):
 
 def test_hyperparameters_never_see_the_test_set(script, small_coat):
     data, _ = small_coat
-    grid = {"dim": (2, 4), "weight_decay": (1e-3,)}
-    chosen = script.tune(data, "ips", data.propensity, grid, epochs=2)
-    blind = datasets.RatingsData(name="no test", users=data.users, items=data.items, interactions=data.interactions,
-                                 randomized=None, propensity=data.propensity, source="")
-    assert script.tune(blind, "ips", data.propensity, grid, epochs=2) == chosen
-    assert set(chosen["validation"]) == {"dim=2,weight_decay=0.001", "dim=4,weight_decay=0.001"}
+    grid = {"weight_decay": (1e-3, 1e-1)}
+    chosen = script.run_method(data, "ips", data.propensity, grid, seeds=(0,), epochs=3)
+    scrambled = copy.copy(data)                     # the same train ratings, other test ratings
+    scrambled.randomized = data.randomized.assign(**{schema.RATING: 6 - data.randomized[schema.RATING]})
+    again = script.run_method(scrambled, "ips", data.propensity, grid, seeds=(0,), epochs=3)
+    assert again["hyperparameters"] == chosen["hyperparameters"] and again["validation"] == chosen["validation"]
+    assert again["mse"] != chosen["mse"]            # the test set did change, and only the scores moved
+    assert [row["weight_decay"] for row in chosen["validation"]] == [1e-3, 1e-1]
 
 
 def test_estimated_propensities_are_probabilities_on_the_all_pairs_scale(script, small_coat):
