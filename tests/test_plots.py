@@ -13,7 +13,6 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
-import causalrec as cr  # noqa: E402
 from causalrec import causal, explain, plots as plotting, schema  # noqa: E402
 from causalrec.data.simulate import simulate_shop  # noqa: E402
 
