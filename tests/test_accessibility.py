@@ -43,31 +43,15 @@ HELPERS = {
     "cr.plots.plot_rate_by_bin": lambda: cr.plots.plot_rate_by_bin,
     "cr.plots.plot_model_comparison": lambda: cr.plots.plot_model_comparison,
     "cr.plots.plot_user_history": lambda: cr.plots.plot_user_history,
-    "cr.causal.plot_effects": lambda: cr.causal.plot_effects,
-}
-# ... the ``.plot`` method of results returned by these functions (checked the same way) ...
-RESULT_PLOTTERS = {
-    "cr.explain.permutation_importance": lambda: type_plot("permutation_importance"),
-    "cr.explain.gradient_saliency": lambda: type_plot("gradient_saliency"),
-    "cr.explain.integrated_gradients": lambda: type_plot("integrated_gradients"),
+    "cr.plots.plot_effects": lambda: cr.plots.plot_effects,
+    "cr.plots.plot_importance": lambda: cr.plots.plot_importance,
 }
 # ... and diagrams, which have no axes to label (the alt text still describes them).
-DIAGRAMS = {"cr.causal.draw_graph": lambda: cr.causal.draw_graph}
+DIAGRAMS = {"cr.plots.draw_graph": lambda: cr.plots.draw_graph}
 
 SAFE_COLOUR = re.compile(r"^(?:tab:\w+|C\d|black|white|gr[ae]y|light(?:gr[ae]y)|0?\.\d+|[01](?:\.0)?|none)$")
 SAFE_MAPS = {"tab10", "tab20", "viridis", "cividis", "plasma", "magma", "inferno", "Greys", "gray",
              "tableau-colorblind10"}
-
-
-def type_plot(function_name):
-    """The ``plot`` method of the class that ``cr.explain.<function_name>`` returns."""
-    function = getattr(cr.explain, function_name)
-    returned = inspect.signature(function).return_annotation
-    if isinstance(returned, str):
-        returned = getattr(cr.explain, returned.split(".")[-1].strip("'\""), None)
-    if returned is None or returned is inspect.Signature.empty or not hasattr(returned, "plot"):
-        pytest.fail(f"cannot find the result class of cr.explain.{function_name} (annotate its return type)")
-    return returned.plot
 
 
 def _cells(chapter):
@@ -140,26 +124,13 @@ def missing_image_alt(chapter):
     return missing
 
 
-def _result_names(chapter):
-    """Variables assigned from a result-plotting function anywhere in the chapter."""
-    names = set()
-    for cell in _cells(chapter):
-        for name, function in re.findall(r"^\s*(\w+)\s*=\s*(cr\.\w+\.\w+)\(", _source(cell), re.M):
-            if function in RESULT_PLOTTERS:
-                names.add(name)
-    return names
-
-
 def axis_gaps(chapter):
     """Figure cells that draw with matplotlib directly but do not set xlabel, ylabel and a title."""
     gaps = []
-    results = _result_names(chapter)
     for index, code, _ in figure_cells(chapter):
         direct = code
         for name in (*HELPERS, *DIAGRAMS):
             direct = direct.replace(f"{name}(", "helper(")
-        for name in results:
-            direct = re.sub(rf"\b{name}\.plot\(", "helper(", direct)
         if not DRAWING.search(direct):
             continue                         # marks drawn by helpers only
         missing = [word for word in ("xlabel", "ylabel", "title") if word not in direct]
@@ -253,8 +224,8 @@ def test_figures_use_colour_blind_safe_colours(chapter):
     assert not gaps, "; ".join(gaps)
 
 
-@pytest.mark.parametrize("name", [*HELPERS, *RESULT_PLOTTERS], ids=str)
+@pytest.mark.parametrize("name", [*HELPERS], ids=str)
 def test_the_helpers_the_audit_trusts_label_both_axes(name):
-    source = inspect.getsource((HELPERS | RESULT_PLOTTERS)[name]())
+    source = inspect.getsource(HELPERS[name]())
     assert re.search(r"set_xlabel\(|xlabel\s*=", source), f"{name} does not set an x label"
     assert re.search(r"set_ylabel\(|ylabel\s*=", source), f"{name} does not set a y label"
