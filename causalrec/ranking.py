@@ -1,9 +1,6 @@
-"""From scores to top-k lists (:func:`top_k`, :func:`recommend`), re-ranking (:func:`rerank_mmr`,
-:func:`rerank_exposure`) and cold start (chapter 12: :func:`cold_start_split`,
-:func:`first_interactions`, :func:`fill_item_embeddings`, :func:`fold_in_users`).
+"""Top-k lists, re-ranking and cold start (chapter 12); IDs are integers ``0 .. n - 1``.
 
-IDs are integers ``0 .. n - 1``. The module needs numpy only; torch loads in the two
-functions that change a network (fold-in trains through :func:`causalrec.train.fit_torch`).
+Numpy only: torch loads in the two functions that change a network.
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from . import schema
-from ._checks import (SHOW, check_dataframe, check_fraction, check_id_column, check_numeric_column,
+from ._checks import (SHOW, check_binary, check_dataframe, check_fraction, check_id_column, check_numeric_column,
                       check_positive_int, check_random_state, progress_bar)
 
 __all__ = ["TopK", "top_k", "recommend", "topk_frame", "rerank_mmr", "rerank_exposure", "ColdStartSplit",
@@ -26,8 +23,7 @@ __all__ = ["TopK", "top_k", "recommend", "topk_frame", "rerank_mmr", "rerank_exp
 
 
 class TopK(NamedTuple):
-    """Best items per row, best first: ``indices`` (int64, ``-1`` in an empty slot) and
-    ``scores`` (float64, ``-inf`` in an empty slot), both (n_rows, k)."""
+    """Best items per row, best first, (n_rows, k): ``indices`` (-1 if empty), ``scores`` (-inf if empty)."""
 
     indices: np.ndarray
     scores: np.ndarray
@@ -39,9 +35,9 @@ def _numpy(values):
     return values.toarray() if sp.issparse(values) else np.asarray(values)
 
 
-def _ids(values, name: str, *, unique: bool = False) -> np.ndarray:
-    """A 1-D int64 array of non-negative IDs, or a ValueError naming ``name`` and the bad IDs."""
-    arr = _numpy(values).reshape(-1) if np.ndim(_numpy(values)) == 0 else _numpy(values)
+def _ids(values, name: str, *, unique: bool = False, n=None) -> np.ndarray:
+    """A 1-D int64 array of IDs in [0, n), or a ValueError naming ``name`` and the bad IDs."""
+    arr = np.atleast_1d(_numpy(values))
     if arr.ndim != 1 or arr.size == 0 or arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
         raise ValueError(f"{name} must be a non-empty 1-D array of integer IDs, got shape {arr.shape}, "
                          f"dtype {arr.dtype}")
@@ -49,9 +45,11 @@ def _ids(values, name: str, *, unique: bool = False) -> np.ndarray:
     if bad.any():
         raise ValueError(f"{name} must hold non-negative integer IDs; found {arr[bad][:SHOW].tolist()}")
     arr = arr.astype(np.int64)
-    if unique and len(np.unique(arr)) < len(arr):
-        values_, counts = np.unique(arr, return_counts=True)
-        raise ValueError(f"{name} holds repeated IDs such as {values_[counts > 1][:SHOW].tolist()}")
+    distinct, counts = np.unique(arr, return_counts=True) if unique else (arr, 1)
+    if unique and (counts > 1).any():
+        raise ValueError(f"{name} holds repeated IDs such as {distinct[counts > 1][:SHOW].tolist()}")
+    if n is not None and arr.max() >= n:
+        raise ValueError(f"{name} holds ID(s) {np.unique(arr[arr >= n])[:SHOW].tolist()} outside the catalogue [0, {n})")
     return arr
 
 
@@ -72,7 +70,6 @@ def _scores(scores, k, name="scores"):
 
 
 def _excluded(scores: np.ndarray, exclude) -> np.ndarray:
-    """``scores`` with the ``exclude`` entries (bool mask, sparse matrix or (rows, cols)) set to -inf."""
     if exclude is None:
         return scores
     if isinstance(exclude, tuple):
@@ -96,10 +93,9 @@ def _excluded(scores: np.ndarray, exclude) -> np.ndarray:
 def top_k(scores, k, *, exclude=None, item_ids=None) -> TopK:
     """The ``k`` highest-scoring items of every row, best first; ties go to the lower item ID.
 
-    ``scores`` (n_rows, n_items): NaN is an error, ``-inf`` means never; ``exclude``: a bool
-    mask, sparse matrix or (rows, columns) of entries never returned; ``item_ids``: the ID of
-    each column, returned instead of positions. Rows with fewer than ``k`` eligible items are
-    padded with ``-1`` / ``-inf``. A partition finds each row's k-th score; only ``k`` are sorted.
+    ``scores`` (n_rows, n_items): ``-inf`` means never, NaN is an error; ``exclude``: a bool mask,
+    sparse matrix or (rows, columns) never returned; ``item_ids``: each column's ID, returned
+    instead of positions. Short rows are padded with ``-1`` / ``-inf``. Only ``k`` are sorted.
 
     >>> scores = np.array([[0.1, 0.9, 0.5, 0.9], [0.3, 0.2, 0.8, 0.1]])
     >>> top_k(scores, 2).indices          # the tie 0.9/0.9 goes to item 1 first
@@ -135,7 +131,7 @@ def top_k(scores, k, *, exclude=None, item_ids=None) -> TopK:
 
 
 def topk_frame(result, users) -> pd.DataFrame:
-    """A :class:`TopK` (one row per user, indices are item IDs) as a ``user_id, item_id, score, rank`` table.
+    """A :class:`TopK` (a row per user, item IDs) as a ``user_id, item_id, score, rank`` table.
 
     >>> topk_frame(top_k(np.array([[0.1, 0.9, 0.5]]), 2), [7])
        user_id  item_id  score  rank
@@ -155,8 +151,8 @@ def topk_frame(result, users) -> pd.DataFrame:
 def recommend(scorer, users, n_items, k=10, *, seen=None, batch_size=1024, verbose=False) -> pd.DataFrame:
     """Top-``k`` items per user from ``scorer(user_ids) -> (b, n_items)`` scores, ``batch_size`` users at a time.
 
-    Returns ``user_id, item_id, score, rank`` (rank 1 best) in the order of ``users``, leaving
-    out the ``seen`` pairs (a DataFrame ``user_id, item_id``); a user may get fewer than ``k`` rows.
+    Returns ``user_id, item_id, score, rank`` (1 best) in ``users``' order, without the ``seen``
+    pairs (``user_id, item_id``); a user may get fewer than ``k`` rows.
 
     >>> table = np.array([[0.1, 0.9, 0.5], [0.3, 0.2, 0.8]])
     >>> recommend(lambda u: table[u], [0, 1], n_items=3, k=1, seen=pd.DataFrame({"user_id": [1], "item_id": [2]}))
@@ -172,11 +168,8 @@ def recommend(scorer, users, n_items, k=10, *, seen=None, batch_size=1024, verbo
     if seen is not None:
         check_dataframe(seen, "seen", [schema.USER, schema.ITEM], allow_empty=True)
         if len(seen):
-            items = _ids(seen[schema.ITEM].to_numpy(), f"seen[{schema.ITEM!r}]")
+            items = _ids(seen[schema.ITEM].to_numpy(), f"seen[{schema.ITEM!r}]", n=n_items)
             position = pd.Index(users).get_indexer(_ids(seen[schema.USER].to_numpy(), f"seen[{schema.USER!r}]"))
-            if items.max() >= n_items:
-                raise ValueError(f"seen holds item ID(s) {np.unique(items[items >= n_items])[:SHOW].tolist()} "
-                                 f"outside [0, n_items={n_items})")
             keep = position >= 0                                   # other users' pairs do not matter here
             order = np.argsort(position[keep], kind="stable")
             position, items = position[keep][order], items[keep][order]
@@ -196,10 +189,8 @@ def rerank_mmr(scores, item_vectors, k, *, lambda_=0.5, n_candidates=None, exclu
     r"""Diversify each list by maximal marginal relevance (Carbonell and Goldstein, 1998).
 
     Slot by slot, take the candidate maximising
-    :math:`\lambda \tilde s_{ui} - (1 - \lambda) \max_{j \in L_u} \cos(x_i, x_j)`: the score
-    rescaled to [0, 1] over the user's candidates, minus the likeness to the items
-    already listed. ``lambda_ = 1`` is the plain top-k. Only each row's
-    ``n_candidates`` best items are considered (default all).
+    :math:`\lambda \tilde s_{ui} - (1 - \lambda) \max_{j \in L_u} \cos(x_i, x_j)` (score rescaled to
+    [0, 1] over the row's ``n_candidates`` best items). ``lambda_ = 1`` is the plain top-k.
 
     >>> vectors = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]])   # items 0 and 1 alike
     >>> rerank_mmr(np.array([[0.9, 0.8, 0.3]]), vectors, 2, lambda_=0.5).indices
@@ -218,9 +209,8 @@ def rerank_mmr(scores, item_vectors, k, *, lambda_=0.5, n_candidates=None, exclu
     pool = top_k(work, n_candidates, exclude=exclude)
     cand, cand_scores = pool.indices, pool.scores
     valid = cand >= 0
-    finite = np.where(valid, cand_scores, np.nan)
-    low = np.nan_to_num(np.nanmin(np.where(valid.any(1, keepdims=True), finite, 0.0), axis=1))
-    high = np.nan_to_num(np.nanmax(np.where(valid.any(1, keepdims=True), finite, 0.0), axis=1))
+    low = np.where(valid.any(1), np.min(np.where(valid, cand_scores, np.inf), axis=1), 0.0)
+    high = np.where(valid.any(1), np.max(np.where(valid, cand_scores, -np.inf), axis=1), 0.0)
     relevance = np.where(valid, (cand_scores - low[:, None]) / np.where(high > low, high - low, 1.0)[:, None], 0.0)
     cand_vectors = vectors[np.where(valid, cand, 0)]               # (n_rows, n_candidates, n_features)
     max_sim, available, rows = np.full(cand.shape, -np.inf), valid.copy(), np.arange(n_rows)
@@ -239,10 +229,9 @@ def rerank_mmr(scores, item_vectors, k, *, lambda_=0.5, n_candidates=None, exclu
 def rerank_exposure(scores, protected, k, *, min_share, exclude=None) -> TopK:
     r"""Re-rank so that ``protected`` items get at least ``min_share`` of each list's exposure.
 
-    Slot :math:`p` is worth :math:`1 / \log_2(p + 1)` (NDCG's discount). Each list is
-    filled top-down with the best remaining item, unless that would make the target
-    unreachable: then the best protected item takes the slot, so protected items sit
-    as low as the target allows (a greedy form of Singh and Joachims, 2018).
+    Slot :math:`p` is worth :math:`1 / \log_2(p + 1)`. Each slot takes the best remaining item
+    unless the target would become unreachable, then the best protected one (a greedy form of
+    Singh and Joachims, 2018).
 
     >>> scores, tail = np.array([[0.9, 0.8, 0.7, 0.2, 0.1]]), np.array([0, 0, 0, 1, 1], bool)
     >>> rerank_exposure(scores, tail, 3, min_share=0.2).indices   # the last slot is worth 0.23
@@ -280,9 +269,7 @@ def rerank_exposure(scores, protected, k, *, min_share, exclude=None) -> TopK:
 
 
 class ColdStartSplit(NamedTuple):
-    """:func:`cold_start_split`'s result: ``train`` (warm users and items only), the rows of
-    cold users (``cold_user_rows``), of cold items (``cold_item_rows``), of both
-    (``cold_both_rows``; together all rows), and the sorted ``cold_users``, ``cold_items``."""
+    """``train`` (warm users and items), the rows of cold users, cold items, both; sorted cold IDs."""
 
     train: pd.DataFrame
     cold_user_rows: pd.DataFrame
@@ -330,12 +317,10 @@ def first_interactions(interactions, n, *, order_by=schema.DAY):
     check_id_column(interactions, schema.USER, "interactions")
     check_numeric_column(interactions, order_by, "interactions")
     n = check_positive_int(n, "n", minimum=0)
-    users = interactions[schema.USER].to_numpy()
-    order = np.lexsort((np.arange(len(users)), interactions[order_by].to_numpy(), users))
-    starts = np.r_[True, users[order][1:] != users[order][:-1]]
-    first_row = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
+    order = np.argsort(interactions[order_by].to_numpy(), kind="stable")
+    users = interactions[schema.USER].iloc[order]
     is_first = np.zeros(len(order), dtype=bool)
-    is_first[order] = (np.arange(len(order)) - first_row) < n
+    is_first[order] = users.groupby(users.to_numpy()).cumcount().to_numpy() < n
     return interactions.loc[is_first], interactions.loc[~is_first]
 
 
@@ -347,21 +332,14 @@ def _id_tables(model, side: str, n: int):
 
 
 def fill_item_embeddings(estimator, items, *, fill="mean"):
-    """A copy of a fitted recommender whose ID parameters of ``items`` hold the mean over the
-    other items (``fill="mean"``, "an average item") or zero.
-
-    A new item's ID embedding was never trained; after this only content (images,
-    text) tells new items apart, so MF scores them all alike for a user.
-    """
+    """A copy of a fitted recommender whose ID parameters of ``items`` (never trained) hold
+    the other items' mean (``fill="mean"``) or zero: only content tells new items apart."""
     import torch
 
     check_is_fitted(estimator, "model_")
     if fill not in ("mean", "zero"):
         raise ValueError(f"fill must be 'mean' or 'zero', got {fill!r}")
-    cold = _ids(items, "items", unique=True)
-    if cold.max() >= estimator.n_items_:
-        raise ValueError(f"items holds ID(s) {cold[cold >= estimator.n_items_][:SHOW].tolist()} outside the "
-                         f"catalogue [0, {estimator.n_items_}); fit with items=<the whole catalogue>")
+    cold = _ids(items, "items (fit with items=<the whole catalogue>)", unique=True, n=estimator.n_items_)
     out = copy.deepcopy(estimator)
     warm = torch.from_numpy(np.setdiff1d(np.arange(out.n_items_), cold))
     with torch.no_grad():
@@ -374,15 +352,13 @@ def fill_item_embeddings(estimator, items, *, fill="mean"):
 def fold_in_users(estimator, interactions, *, target=schema.CLICKED, steps=100, lr=0.05, l2=0.1, n_threads=1):
     """A copy of a fitted recommender that has learned vectors for the users of ``interactions``.
 
-    Every weight stays frozen except those users' ID parameters (embedding rows,
-    bias), which start at zero ("nobody in particular") and are fitted by ``steps``
-    full-batch Adam steps of :func:`causalrec.train.fit_torch` on the model's own
-    loss (``bce`` or ``mse``) plus ``l2`` times their squared norm per row. Users
-    beyond the ID table get new rows. Deterministic: no randomness is involved.
+    Only those users' ID parameters move: from zero, by ``steps`` full-batch Adam steps of
+    :func:`causalrec.train.fit_torch` on the fit's loss (``bce``/``mse``) plus ``l2`` times
+    their squared norm per row. New users get new rows. Deterministic.
     """
     import torch
 
-    from .train import bce_loss, fit_torch, mse_loss
+    from .train import bce_loss, fit_torch, mse_loss, select_head
 
     check_is_fitted(estimator, "model_")
     if estimator.loss_ not in ("bce", "mse"):
@@ -392,13 +368,10 @@ def fold_in_users(estimator, interactions, *, target=schema.CLICKED, steps=100, 
     steps = check_positive_int(steps, "steps")
     lr, l2 = check_fraction(lr, "lr", high=np.inf, inclusive=(False, True)), check_fraction(l2, "l2", high=np.inf)
     users = _ids(interactions[schema.USER].to_numpy(), f"interactions[{schema.USER!r}]")
-    items = _ids(interactions[schema.ITEM].to_numpy(), f"interactions[{schema.ITEM!r}]")
-    if items.max() >= estimator.n_items_:
-        raise ValueError(f"interactions[{schema.ITEM!r}] holds ID(s) {np.unique(items[items >= estimator.n_items_])[:SHOW].tolist()} "
-                         f"outside the model's catalogue [0, {estimator.n_items_})")
+    items = _ids(interactions[schema.ITEM].to_numpy(), f"interactions[{schema.ITEM!r}]", n=estimator.n_items_)
+    if estimator.loss_ == "bce":
+        check_binary(interactions[target], f"interactions[{target!r}] (for a model fitted with loss='bce')")
     y = interactions[target].to_numpy(dtype=np.float32)
-    if estimator.loss_ == "bce" and not np.isin(y, (0, 1)).all():
-        raise ValueError(f"interactions[{target!r}] must be 0/1 for a model fitted with loss='bce'")
     out = copy.deepcopy(estimator)
     model, n_old = out.model_, out.n_users_
     n_users = max(n_old, int(users.max()) + 1)
@@ -414,20 +387,14 @@ def fold_in_users(estimator, interactions, *, target=schema.CLICKED, steps=100, 
                 owner.num_embeddings = n_users
     model.n_users = out.n_users_ = n_users
     params = [getattr(owner, attr) for owner, attr in parts]
-    rows = torch.zeros(n_users, dtype=torch.bool)
-    rows[new] = True
-    frozen = [p for p in model.parameters() if p.requires_grad]
-    for p in frozen:
-        p.requires_grad_(False)
-    hooks = []
-    for p in params:                                               # only the new users' rows move
-        p.requires_grad_(True)
-        hooks.append(p.register_hook(lambda g: g * rows.reshape(-1, *[1] * (g.dim() - 1))))
+    rows = torch.zeros(n_users, dtype=torch.bool).index_fill_(0, new, True)
+    frozen = [p.requires_grad_(False) for p in model.parameters() if p.requires_grad]
+    hooks = [p.requires_grad_(True).register_hook(lambda g: g * rows.reshape(-1, *[1] * (g.dim() - 1)))
+             for p in params]                                      # only the new users' rows move
     loss = bce_loss if out.loss_ == "bce" else mse_loss
 
     def loss_fn(module, batch):
-        scores = module(batch["users"], batch["items"])
-        scores = scores if out.head_ is None else getattr(scores, out.head_)
+        scores = select_head(module(batch["users"], batch["items"]), out.head_)
         penalty = sum((p[new] ** 2).sum() for p in params) / len(batch["target"])
         return loss(scores, batch["target"]) + l2 * penalty
 

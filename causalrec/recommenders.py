@@ -1,11 +1,7 @@
-"""Recommender estimators (scikit-learn's contract) and the glue from logs to :func:`~causalrec.train.fit_torch`.
-
-:class:`Recommender` (MF, NeuMF, multimodal) and the baselines :class:`PopularityRecommender`,
-:class:`RandomRecommender`, :class:`ContentBasedRecommender` and :class:`ItemKNNRecommender`
-are sklearn estimators (``clone`` works, learned attributes end in ``_``, use before
-``fit`` raises ``NotFittedError``) with one meaning of ``predict(users, items)`` (a score
-per pair, higher is better), ``score_items(users)`` (shape (len(users), n_items_)) and
-``recommend(users, k, exclude_seen=True)`` (the table of :func:`causalrec.ranking.recommend`).
+"""Recommender estimators (scikit-learn's contract): :class:`Recommender` (MF, NeuMF, multimodal)
+and the baselines. On all, ``predict(users, items)`` is a score per pair (higher is better),
+``score_items(users)`` has shape (len(users), n_items_), ``recommend(users, k, exclude_seen=True)``
+returns :func:`causalrec.ranking.recommend`'s table.
 
 **One default target: clicks** (:data:`DEFAULT_TARGET`). In the simulated shop a click
 needs the item shown *and* liked; purchases also follow organic, popularity-driven
@@ -14,7 +10,6 @@ buying, which dilutes the taste signal. ``Recommender.fit(target=)`` and the bas
 """
 
 from __future__ import annotations
-
 
 import numpy as np
 import pandas as pd
@@ -68,11 +63,15 @@ class _Base(BaseEstimator):
         check_is_fitted(self)
         return check_ids(users, name, self.n_users_, "user")
 
-    def predict(self, users, items) -> np.ndarray:
-        """Scores of the pairs ``(users[j], items[j])``, shape (n,)."""
+    def _pair_ids(self, users, items):
         users, items = self._users(users), check_ids(items, "items", self.n_items_, "item")
         if len(users) != len(items):
             raise ValueError(f"users and items must have the same length, got {len(users)} and {len(items)}")
+        return users, items
+
+    def predict(self, users, items) -> np.ndarray:
+        """Scores of the pairs ``(users[j], items[j])``, shape (n,)."""
+        users, items = self._pair_ids(users, items)
         distinct, row = np.unique(users, return_inverse=True)
         out = np.empty(len(users))
         for start in range(0, len(distinct), 1024):                # 1024 users' score rows at a time
@@ -109,18 +108,13 @@ MODELS = {"mf": MatrixFactorization, "neumf": NeuMF, "multimodal": MultimodalRec
 class Recommender(_Base):
     """MF, NeuMF or the multimodal network, trained on a log by :func:`train_model`.
 
-    ``model``: "mf", "neumf" (hidden layers ``2 dim, dim, dim // 2``) or "multimodal" (its purchase
-    head learns ``bce``/``mse``, its interest head ``bpr``/``softmax``); ``loss``: all but ``mse``
-    need a 0/1 target; ``epochs, batch_size, lr, weight_decay``: Adam's (the small weight decay
-    matters on sparse logs); ``n_negatives`` per positive for the ranking losses; ``patience``
-    and ``validation_fraction`` (rows held out at random) for early stopping; ``use_item_ids=False``
-    describes items by content alone; ``random_state`` seeds everything; ``n_threads`` for torch.
-
-    Learned: ``model_`` (eval mode), ``target_``, ``loss_``, ``head_`` (the scored output of a
-    two-headed model), ``history_``, ``best_epoch_``, ``n_users_``, ``n_items_``, ``seen_`` (the
-    log's distinct pairs), ``image_normalization_``. Scores are probabilities for ``bce``, the
-    target's scale for ``mse``, logits otherwise. Unknown IDs are refused (see
-    :func:`causalrec.ranking.fold_in_users`, :func:`~causalrec.ranking.fill_item_embeddings`).
+    ``model``: "mf", "neumf" (hidden ``2 dim, dim, dim // 2``) or "multimodal" (purchase head for
+    ``bce``/``mse``, interest head for ``bpr``/``softmax``); ``loss``: all but ``mse`` need 0/1;
+    ``patience`` and ``validation_fraction`` (random rows) stop early; ``use_item_ids=False``:
+    items by content alone. Learned: ``model_``, ``target_``, ``loss_``, ``head_``, ``history_``,
+    ``best_epoch_``, ``n_users_``, ``n_items_``, ``seen_``, ``image_normalization_``. Scores are
+    probabilities (``bce``), the target's scale (``mse``) or logits. Unknown IDs are refused
+    (see :func:`causalrec.ranking.fold_in_users`).
 
     >>> log = pd.DataFrame({"user_id": [0, 0, 1, 1, 2, 2], "item_id": [0, 1, 1, 2, 0, 2],
     ...                     "clicked": [1, 0, 1, 0, 0, 1]})
@@ -177,6 +171,9 @@ class Recommender(_Base):
             text = np.asarray(text, dtype=np.float32)
         return n_items, images, text, stats
 
+    def _head(self):
+        return None if self.model != "multimodal" else ("purchase" if LOSSES[self.loss] == "pointwise" else "interest")
+
     def _build(self, n_users, n_items, images=None, text=None):
         if self.model == "mf":
             return MatrixFactorization(n_users, n_items, self.dim)
@@ -218,7 +215,7 @@ class Recommender(_Base):
                              random_state=seed, verbose=self.verbose, n_threads=self.n_threads)
         self.target_ = target
         self.model_, self.loss_, self.history_, self.best_epoch_ = model, self.loss, result.history, result.best_epoch
-        self.head_ = None if self.model != "multimodal" else ("purchase" if LOSSES[self.loss] == "pointwise" else "interest")
+        self.head_ = self._head()
         self.n_users_, self.n_items_, self.image_normalization_ = n_users, n_items, stats
         self.seen_ = _pairs(data.users.numpy(), data.items.numpy(), n_items)
         return self
@@ -256,10 +253,7 @@ class Recommender(_Base):
 
     @torch.no_grad()
     def predict(self, users, items) -> np.ndarray:
-        users, items = self._users(users), check_ids(items, "items", self.n_items_, "item")
-        if len(users) != len(items):
-            raise ValueError(f"users and items must have the same length, got {len(users)} and {len(items)}")
-        u, i = torch.from_numpy(users), torch.from_numpy(items)
+        u, i = map(torch.from_numpy, self._pair_ids(users, items))
         out = [select_head(self.model_.eval()(u[s:s + 65536], i[s:s + 65536]), self.head_)
                for s in range(0, len(u), 65536)]
         return self._transform(torch.cat(out)) if out else np.empty(0)
@@ -300,7 +294,7 @@ class Recommender(_Base):
         images, text = state.get("item_images"), state.get("item_text")
         out.model_ = _load_state(out._build(*content["sizes"], images, text), state, source)
         out.loss_, out.target_, (out.n_users_, out.n_items_) = out.loss, content["target"], content["sizes"]
-        out.head_ = None if out.model != "multimodal" else ("purchase" if LOSSES[out.loss] == "pointwise" else "interest")
+        out.head_ = out._head()
         out.history_ = pd.DataFrame(content["history"], index=pd.Index(content["epochs_run"], name="epoch"))
         out.best_epoch_ = int(content["best_epoch"])
         out.image_normalization_ = tuple(content["image_normalization"]) or None

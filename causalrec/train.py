@@ -1,17 +1,8 @@
-"""Losses, negative sampling and the one training loop every torch model in the package uses.
+"""Losses, negative sampling and :func:`fit_torch`, the one loop every torch model trains with.
 
-A step is the five lines of any PyTorch loop (chapter 03 writes them out): draw a
-batch, ``zero_grad``, compute the loss, ``backward``, ``step``. :func:`fit_torch`
-runs them, drawing batches by indexing whole tensors with a seeded permutation
-(never a per-sample ``Dataset``). Every model trains through it: MF, NeuMF and the
-multimodal network (:func:`train_model`, which :class:`causalrec.Recommender` uses),
-fold-in, incremental updates, the debiased models and FeatureNet.
-
-Losses are (weighted) means of a per-sample loss: pointwise :func:`mse_loss` and
-:func:`bce_loss` (on logits), pairwise :func:`bpr_loss` and listwise
-:func:`softmax_loss` over sampled negatives (:class:`NegativeSampler`). With
-``sample_weight`` each is ``sum(w * loss) / sum(w)``, so inverse-propensity weights
-give the IPS estimate. :func:`pair_loss` turns a loss name into a ``loss_fn``.
+A step is chapter 03's five lines (batch, ``zero_grad``, loss, ``backward``, ``step``);
+batches index whole tensors with a seeded permutation. Losses are ``sum(w * loss) / sum(w)``
+with ``sample_weight`` (inverse propensities give IPS), else the mean.
 """
 
 from __future__ import annotations
@@ -32,8 +23,7 @@ __all__ = ["LOSSES", "LOSS_FUNCTIONS", "weighted_mean", "mse_loss", "bce_loss", 
            "softmax_loss", "check_loss", "select_head", "NegativeSampler", "pair_loss", "fit_torch", "check_ids",
            "TrainingData", "TrainingResult", "train_model", "validation_metrics"]
 
-#: Loss name -> kind. Ranking losses (pairwise, listwise) learn from rows with target 1,
-#: each compared with sampled negative items.
+#: Loss name -> kind. Ranking losses learn from rows with target 1 against sampled negatives.
 LOSSES = {"mse": "pointwise", "bce": "pointwise", "bpr": "pairwise", "softmax": "listwise"}
 
 
@@ -120,11 +110,8 @@ def select_head(output, head):
 
 
 class NegativeSampler:
-    """Exact uniform draws of items that are not among a user's known positives.
-
-    The ``r``-th allowed item of a user is ``r`` plus the number of the user's
-    positives ``e_0 < e_1 < ...`` with ``e_j - j <= r``, so one ``searchsorted``
-    turns uniform ranks into items, without a rejection loop.
+    """Exact uniform draws of items outside a user's known positives, without rejection: the
+    ``r``-th allowed item is ``r`` plus the number of positives ``e_j`` with ``e_j - j <= r``.
 
     >>> sampler = NegativeSampler(torch.tensor([0, 0]), torch.tensor([0, 2]), n_users=1, n_items=4)
     >>> sorted(set(sampler.draw(torch.zeros(50, dtype=torch.long), 1, torch.Generator()).ravel().tolist()))
@@ -154,9 +141,8 @@ class NegativeSampler:
 def pair_loss(loss: str, *, head=None, n_negatives=4, sampler=None, generator=None):
     """The ``loss_fn(module, batch)`` of :func:`fit_torch` for (user, item) rows.
 
-    ``batch`` holds ``users``, ``items``, ``target`` and optionally ``weight``; for
-    the ranking losses either ``negatives`` (B, n) or a ``sampler`` and
-    ``generator`` that draw ``n_negatives`` per row at every step.
+    ``batch``: ``users``, ``items``, ``target``, optional ``weight``; ranking losses use its
+    ``negatives`` (B, n), else ``n_negatives`` drawn per step by ``sampler`` and ``generator``.
     """
     function = LOSS_FUNCTIONS[check_loss(loss)]
     if LOSSES[loss] == "pointwise":
@@ -177,30 +163,18 @@ def pair_loss(loss: str, *, head=None, n_negatives=4, sampler=None, generator=No
     return ranking_loss_fn
 
 
-def _adam(module, lr, weight_decay):
-    try:                                   # one fused kernel per step: much less Python per batch
-        return torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
-
-
 def fit_torch(module, loss_fn, data, *, epochs=10, batch_size=1024, lr=1e-2, weight_decay=0.0,
               optimizer=None, random_state=0, validate=None, patience=None, verbose=False,
               n_threads=None) -> pd.DataFrame:
     """Train ``module`` by minimising ``loss_fn(module, batch)`` over mini-batches of ``data``.
 
-    ``data`` maps names to tensors with the same first dimension ``n``; a batch is
-    ``{name: tensor[index]}`` (``batch_size=None``: the whole data, in order). Without an
-    ``optimizer``, Adam (fused where torch has it) with ``lr`` and ``weight_decay``.
-    ``random_state`` seeds the batch order and, inside the loop only, torch's global
-    generator (dropout). ``validate(module) -> float`` (lower is better) runs after each
-    epoch in eval mode without gradients; the best epoch's weights are restored at the
-    end, and with ``patience`` training stops after that many epochs without improvement.
-    Returns one row per epoch: ``epoch``, ``loss`` (mean over rows), ``seconds``
-    and ``validation``.
+    ``data``: name -> tensor, same first dimension ``n``; a batch is ``{name: tensor[index]}``
+    (``batch_size=None``: all rows). ``optimizer`` None: Adam (fused where possible).
+    ``random_state`` seeds the batch order and, inside the loop, torch (dropout).
+    ``validate(module) -> float`` (lower is better) runs after each epoch without gradients;
+    the best epoch's weights are restored; ``patience`` stops after that many epochs without
+    improvement. Returns a row per epoch: ``epoch``, ``loss``, ``seconds``, ``validation``.
 
-    Examples
-    --------
     >>> x = torch.linspace(-1, 1, 64).reshape(-1, 1)
     >>> line = torch.nn.Linear(1, 1)
     >>> history = fit_torch(line, lambda m, b: ((m(b["x"]) - 3 * b["x"]) ** 2).mean(),
@@ -212,18 +186,18 @@ def fit_torch(module, loss_fn, data, *, epochs=10, batch_size=1024, lr=1e-2, wei
         raise ValueError("data must be a non-empty dict of name -> torch.Tensor")
     sizes = {name: len(value) for name, value in data.items()}
     n = next(iter(sizes.values()))
-    if any(size != n for size in sizes.values()):
-        raise ValueError(f"every tensor in data needs the same first dimension; got {sizes}")
-    if n == 0:
-        raise ValueError(f"data has no rows (tensors {list(sizes)})")
+    if len(set(sizes.values())) > 1 or n == 0:
+        raise ValueError(f"data has no rows or tensors of different first dimensions (need the same "
+                         f"first dimension): {sizes}")
     epochs = check_positive_int(epochs, "epochs")
     step = n if batch_size is None else check_positive_int(batch_size, "batch_size")
-    if patience is not None:
-        patience = check_positive_int(patience, "patience")
-        if validate is None:
-            raise ValueError("patience needs a validate function")
+    if patience is not None and (check_positive_int(patience, "patience") and validate is None):
+        raise ValueError("patience needs a validate function")
     if optimizer is None:
-        optimizer = _adam(module, lr, weight_decay)
+        try:                                   # one fused kernel per step: much less Python per batch
+            optimizer = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            optimizer = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
     seed = seed_from(random_state)
     generator = torch.Generator().manual_seed(seed)
     rows, best, best_state, waited = [], np.inf, None, 0
@@ -234,16 +208,12 @@ def fit_torch(module, loss_fn, data, *, epochs=10, batch_size=1024, lr=1e-2, wei
             module.train()
             order = None if batch_size is None else torch.randperm(n, generator=generator)
             for first in range(0, n, step):
-                if order is None:
-                    batch, size = data, n
-                else:
-                    index = order[first:first + step]
-                    batch, size = {name: value[index] for name, value in data.items()}, len(index)
+                batch = data if order is None else {k: v[order[first:first + step]] for k, v in data.items()}
                 optimizer.zero_grad(set_to_none=True)
                 loss = loss_fn(module, batch)
                 loss.backward()
                 optimizer.step()
-                total += loss.detach() * size                       # no sync with the CPU per step
+                total += loss.detach() * min(step, n - first)        # no sync with the CPU per step
             row = {"epoch": epoch, "loss": float(total) / n, "seconds": time.perf_counter() - start}
             if validate is not None:
                 module.eval()
@@ -277,16 +247,9 @@ def check_ids(values, name: str, n: int | None = None, kind: str = "") -> np.nda
     return arr
 
 
-def _floats(values, name: str, n: int) -> torch.Tensor:
-    arr = check_finite_1d(values, name)
-    if len(arr) != n:
-        raise ValueError(f"{name} must have {n} values (one per row), got {len(arr)}")
-    return torch.from_numpy(arr.astype(np.float32))
-
-
 @dataclass(frozen=True)
 class TrainingData:
-    """Aligned tensors of training rows: ``users``, ``items`` (int64), ``target`` and ``weight`` (float32 or None).
+    """Aligned training rows: ``users``, ``items`` (int64), ``target``, ``weight`` (float32 or None).
 
     >>> TrainingData.from_arrays([0, 1], [2, 0], [1, 0]).target.tolist()
     [1.0, 0.0]
@@ -300,13 +263,15 @@ class TrainingData:
     @classmethod
     def from_arrays(cls, users, items, target, sample_weight=None) -> TrainingData:
         """Check 1-D arrays (numpy, lists or tensors) and wrap them as tensors."""
-        u, i = check_ids(users, "users"), check_ids(items, "items")
-        if len(u) != len(i):
-            raise ValueError(f"users and items must have the same length, got {len(u)} and {len(i)}")
-        w = None if sample_weight is None else _floats(sample_weight, "sample_weight", len(u))
+        u, i, y = check_ids(users, "users"), check_ids(items, "items"), check_finite_1d(target, "target")
+        w = None if sample_weight is None else check_finite_1d(sample_weight, "sample_weight")
+        if not len(u) == len(i) == len(y) == len(y if w is None else w):
+            raise ValueError(f"users, items, target and sample_weight must have the same length, got "
+                             f"{[len(v) for v in (u, i, y, [] if w is None else w)]}")
         if w is not None and ((w < 0).any() or w.sum() <= 0):
             raise ValueError("sample_weight must be non-negative with a positive sum")
-        return cls(torch.from_numpy(u), torch.from_numpy(i), _floats(target, "target", len(u)), w)
+        w = None if w is None else torch.from_numpy(w.astype(np.float32))
+        return cls(torch.from_numpy(u), torch.from_numpy(i), torch.from_numpy(y.astype(np.float32)), w)
 
     def __len__(self) -> int:
         return len(self.users)
@@ -323,8 +288,7 @@ class TrainingData:
 
 
 class TrainingResult(NamedTuple):
-    """``history`` (index ``epoch``: ``train_loss``, ``seconds``, ``val_loss``, ``val_auc`` or ``val_rmse``),
-    ``best_epoch`` (whose weights the model holds) and ``stopped_early``."""
+    """``history`` (by ``epoch``: ``train_loss``, ``seconds``, ``val_*``), ``best_epoch``, ``stopped_early``."""
 
     history: pd.DataFrame
     best_epoch: int
@@ -350,12 +314,10 @@ def train_model(model, train: TrainingData, *, validation: TrainingData | None =
                 random_state=0, verbose=True, n_threads=1) -> TrainingResult:
     """Train a (user, item) scoring ``model`` in place with :func:`~causalrec.train.fit_torch`.
 
-    For the ranking losses (``bpr``, ``softmax``) only rows with target 1 are used,
-    each with ``n_negatives`` items drawn at every step among the items that are not
-    the user's known positives; validation negatives are drawn once. With
-    ``validation``, training stops after ``patience`` epochs without a lower loss
-    and the best epoch's weights are restored. ``head`` picks a two-headed model's
-    output (default ``purchase`` for pointwise losses, ``interest`` for ranking ones).
+    Ranking losses (``bpr``, ``softmax``) use the target-1 rows, each with ``n_negatives``
+    non-positive items drawn per step (validation's drawn once). With ``validation``, stop
+    after ``patience`` epochs without a lower loss, keeping the best weights. ``head``: a
+    two-headed model's output (default ``purchase`` pointwise, ``interest`` for ranking).
 
     >>> from causalrec.models import MatrixFactorization
     >>> data = TrainingData.from_arrays([0, 0, 1, 1], [0, 1, 0, 1], [1, 0, 0, 1])
@@ -371,9 +333,7 @@ def train_model(model, train: TrainingData, *, validation: TrainingData | None =
     if (head is not None) and (heads is None or head not in heads):
         raise ValueError(f"head must be one of {heads} for {type(model).__name__}, got {head!r}")
     validation = validation if validation is not None and len(validation) else None
-    for data, what in ((train, "train"), (validation, "validation")):
-        if data is None:
-            continue
+    for data, what in [(train, "train")] + ([] if validation is None else [(validation, "validation")]):
         if not isinstance(data, TrainingData) or len(data) == 0:
             raise ValueError(f"{what} must be a non-empty TrainingData (see TrainingData.from_arrays)")
         check_ids(data.users, f"{what}.users", model.n_users, "user")
