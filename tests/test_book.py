@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
-CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]*_*.ipynb"))
 
 
 def _toc_files():
@@ -43,7 +43,7 @@ def test_chapter_follows_the_house_rules(chapter):
     meta = json.loads(chapter.read_text(encoding="utf-8"))["metadata"]
     assert meta.get("kernelspec", {}).get("name") == "python3"
     assert cells[0]["cell_type"] == "markdown"
-    assert re.match(rf"# {chapter.stem[:2]} \S", _source(cells[0])), "first cell: '# NN Title'"
+    assert re.match(rf"# {chapter.stem.split('_')[0]} \S", _source(cells[0])), "first cell: '# NN Title'"
     code = [c for c in cells if c["cell_type"] == "code"]
     for cell in code:
         assert not cell.get("outputs") and cell.get("execution_count") is None, "outputs must be stripped"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import functools
 import importlib
-import math
 import numbers
 import pkgutil
 from dataclasses import dataclass
@@ -54,10 +53,7 @@ _REGISTRY: dict[str, tuple[Callable[[Any], tuple[bool, str]], str]] = {}
 
 
 def register(name: str, hint: str):
-    """Decorator: register ``func(answer) -> (ok, detail)`` as the check ``name``.
-
-    ``detail`` says what is off without giving the answer away.
-    """
+    """Decorator: register ``func(answer) -> (ok, detail)`` as the check ``name``; ``detail`` never gives the answer."""
     def decorator(func):
         if name in _REGISTRY and _REGISTRY[name][0] is not func:
             raise ValueError(f"exercise {name!r} is registered twice")
@@ -68,11 +64,8 @@ def register(name: str, hint: str):
 
 def expect(name: str, hint: str, *, what: str = "the value", rtol: float = 1e-3, atol: float = 1e-6,
            low: float | None = None, high: float | None = None):
-    """Decorator: ``func()`` computes the expected answer (once); register the check that compares to it.
-
-    A whole-number expected value must be matched exactly; anything else goes
-    through :func:`close_to`. ``low``/``high`` bound a plausible scalar answer.
-    """
+    """Decorator: ``func()`` computes the expected answer (once); register the check comparing to it: exact
+    for a whole number, else :func:`close_to`; ``low``/``high`` bound a plausible scalar answer."""
     def decorator(func):
         expected = functools.lru_cache(maxsize=1)(func)
 
@@ -90,10 +83,11 @@ def expect(name: str, hint: str, *, what: str = "the value", rtol: float = 1e-3,
     return decorator
 
 
-@functools.lru_cache(maxsize=1)
-def _load_bank() -> None:
-    for module in pkgutil.iter_modules(bank.__path__):
-        importlib.import_module(f"{bank.__name__}.{module.name}")
+def _load_bank(chapter: str | None = None) -> None:
+    """Import the bank module of one chapter (``"ch07"``: a broken chapter breaks only its own checks), or all."""
+    names = [m.name for m in pkgutil.iter_modules(bank.__path__)]
+    for name in names if chapter not in names else [chapter]:
+        importlib.import_module(f"{bank.__name__}.{name}")
 
 
 def list_exercises() -> list[str]:
@@ -104,7 +98,7 @@ def list_exercises() -> list[str]:
 
 def check(name: str, answer, *, quiet: bool = False) -> CheckResult:
     """Check ``answer`` for exercise ``name`` (e.g. ``"ch01-long-tail"``); print the verdict unless ``quiet``."""
-    _load_bank()
+    _load_bank(str(name).split("-")[0])
     if name not in _REGISTRY:
         close = [n for n in _REGISTRY if n.split("-")[0] == str(name).split("-")[0]]
         raise KeyError(f"no exercise named {name!r}; exercises of that chapter: {close or sorted(_REGISTRY)}")
@@ -123,11 +117,8 @@ def check(name: str, answer, *, quiet: bool = False) -> CheckResult:
 
 
 def close_to(answer, expected, *, rtol: float = 1e-2, atol: float = 1e-6, what: str = "the value"):
-    """``(ok, detail)``: is ``answer`` numerically close to ``expected``?
-
-    The detail names a shape mismatch, or says "too large"/"too small" for a
-    scalar (not for a whole-number target, which could be found by bisecting
-    the feedback); it never shows the expected value.
+    """``(ok, detail)``: is ``answer`` close to ``expected``? The detail names a shape mismatch or says "too
+    large"/"too small" (not for a whole-number target, found by bisecting); never the expected value.
 
     >>> close_to(0.5, 0.25, what="the share")
     (False, 'the share 0.5 is too large')
@@ -139,27 +130,19 @@ def close_to(answer, expected, *, rtol: float = 1e-2, atol: float = 1e-6, what: 
         return False, f"{what} holds NaN or infinite entries"
     if np.allclose(a, e, rtol=rtol, atol=atol):
         return True, ""
-    if a.ndim == 0 and float(e).is_integer():
-        return False, f"{what} {_fmt(a)} is not right"
     if a.ndim == 0:
-        return False, f"{what} {_fmt(a)} is {'too large' if float(a) > float(e) else 'too small'}"
+        off = "not right" if float(e).is_integer() else "too large" if float(a) > float(e) else "too small"
+        return False, f"{what} {float(a):.4g} is {off}"
     return False, f"{int(np.sum(~np.isclose(a, e, rtol=rtol, atol=atol)))} of {a.size} entries of {what} are off"
 
 
-def _fmt(x) -> str:
-    x = float(x)
-    return f"{x:.4g}" if math.isfinite(x) else str(x)
-
-
-def whole_number(answer, what: str) -> int:
-    """``answer`` as an int, or a ValueError saying it must be a whole number."""
+def whole_number(answer, what: str) -> int:  # answer as an int, or a ValueError naming `what`
     if isinstance(answer, (bool, np.bool_)) or not isinstance(answer, numbers.Integral):
         raise ValueError(f"{what} should be a whole number, got {answer!r}")
     return int(answer)
 
 
-def as_scalar(answer, what: str) -> float:
-    """``answer`` as a float, or a ValueError saying it must be a single number."""
+def as_scalar(answer, what: str) -> float:  # answer as a float, or a ValueError naming `what`
     value = np.asarray(answer, dtype=float)
     if value.shape != ():
         raise ValueError(f"{what} must be a single number, got an array of shape {value.shape}")
@@ -177,35 +160,23 @@ SOLUTION_TAG = "solution"
 STUB = "# Your code here: compute the answer and store it in `answer`.\nanswer = ...\n"
 
 
-def _source(cell) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
-
-
 def _tags(cell) -> list:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
 def student_version(notebook):
-    """Return a copy of ``notebook`` (an nbformat node) for students.
-
-    Each cell tagged ``solution`` becomes the stub ``answer = ...``; the gated
-    ``solution-start`` / ``solution-end`` markdown cells (which hold the written
-    solution) and the hidden ``remove-cell`` assertions that follow a check are
-    dropped; the check cells stay, so students get feedback from
-    :func:`check`. Outputs are cleared.
-    """
+    """A copy of ``notebook`` (nbformat) for students: each ``solution`` cell becomes :data:`STUB`, the
+    written solutions (``solution-start``/``-end`` cells) and hidden ``assert result`` cells are dropped,
+    the checks stay; outputs cleared."""
     out = copy.deepcopy(notebook)
     cells = []
     for cell in out["cells"]:
-        text = _source(cell)
-        if cell["cell_type"] == "markdown" and ("{solution-start}" in text or "{solution-end}" in text):
+        text, code = "".join(cell["source"]), cell["cell_type"] == "code"
+        if (not code and ("{solution-start}" in text or "{solution-end}" in text)
+                or code and "remove-cell" in _tags(cell) and "assert result" in text):
             continue
-        if cell["cell_type"] == "code" and "remove-cell" in _tags(cell) and "assert result" in text:
-            continue
-        if cell["cell_type"] == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
+        if code:
+            cell["outputs"], cell["execution_count"] = [], None
             if SOLUTION_TAG in _tags(cell):
                 cell["source"] = STUB
                 cell["metadata"]["tags"] = [t for t in _tags(cell) if t != SOLUTION_TAG] + ["exercise"]
@@ -215,21 +186,16 @@ def student_version(notebook):
 
 
 def write_student_notebooks(book_dir, out_dir) -> list:
-    """Write the student version of every chapter with exercises into ``out_dir``.
-
-    Returns the list of written paths. Chapters without a ``solution`` cell are skipped.
-    """
+    """Write the student version of every chapter with a ``solution`` cell into ``out_dir``; the paths."""
     book_dir, out_dir = Path(book_dir), Path(out_dir)
-    chapters = sorted(book_dir.glob("[0-9][0-9]_*.ipynb"))
+    chapters = sorted(book_dir.glob("[0-9][0-9]*_*.ipynb"))
     if not chapters:
         raise FileNotFoundError(f"no chapters (NN_*.ipynb) in {book_dir}")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in chapters:
         notebook = nbformat.read(path, as_version=4)
-        if not any(SOLUTION_TAG in _tags(c) for c in notebook.cells):
-            continue
-        target = out_dir / path.name
-        nbformat.write(student_version(notebook), target)
-        written.append(target)
+        if any(SOLUTION_TAG in _tags(c) for c in notebook.cells):
+            written.append(out_dir / path.name)
+            nbformat.write(student_version(notebook), written[-1])
     return written
