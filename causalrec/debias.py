@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import schema
 from ._checks import check_dataframe, check_fraction, check_id_column, check_positive_int, check_random_state, seed_from
+from .data.simulate import simulate_shop
 from .models import MatrixFactorization, NeuMF
 from .propensity import (check_propensity, dr_estimate, inverse_propensity_weights, ips_estimate, naive_estimate,
                          snips_estimate)
@@ -363,8 +364,6 @@ def evaluation_estimator_study(predictor: Callable, *, seeds=range(20), n_users:
     -------
     DataFrame, one row per seed (index ``seed``): ``naive, ips, snips, dr, randomized``.
     """
-    from .data.simulate import simulate_shop
-
     if not callable(predictor):
         raise TypeError(f"predictor must be callable (world, users, items) -> ratings, got {type(predictor).__name__}")
     rows = []
