@@ -74,13 +74,12 @@ def _excluded(scores: np.ndarray, exclude) -> np.ndarray:
         return scores
     if isinstance(exclude, tuple):
         rows, cols = (_numpy(part).reshape(-1) for part in exclude)
-        mask = np.zeros(scores.shape, dtype=bool)
-        try:
-            if rows.size and (rows.min() < 0 or cols.min() < 0):
-                raise IndexError
-            mask[rows, cols] = True
-        except (IndexError, ValueError):
+        mask = np.zeros(scores.size, dtype=bool)
+        try:                                                       # refuses negative, too large or float positions
+            mask[np.ravel_multi_index((rows, cols), scores.shape)] = True
+        except (TypeError, ValueError):
             raise ValueError(f"exclude must be (rows, columns) of integer positions within {scores.shape}") from None
+        mask = mask.reshape(scores.shape)
     else:
         mask = _numpy(exclude) != 0 if sp.issparse(exclude) else _numpy(exclude)
         if mask.dtype != bool:
@@ -117,11 +116,7 @@ def top_k(scores, k, *, exclude=None, item_ids=None) -> TopK:
         work, ids = work[:, order], ids[order]
     kth = -np.partition(-work, k - 1, axis=1)[:, k - 1]
     chosen, ties = work > kth[:, None], work == kth[:, None]
-    need = k - chosen.sum(axis=1)
-    ambiguous = ties.sum(axis=1) > need                            # more tied items than free slots
-    if ambiguous.any():
-        sub = ties[ambiguous]
-        ties[ambiguous] = sub & (np.cumsum(sub, axis=1) <= need[ambiguous, None])   # lowest columns win
+    ties &= np.cumsum(ties, axis=1) <= (k - chosen.sum(axis=1))[:, None]   # free slots: lowest columns win
     cols = np.nonzero(chosen | ties)[1].reshape(n_rows, k)
     vals = np.take_along_axis(work, cols, axis=1)
     order = np.argsort(-vals, axis=1, kind="stable")
@@ -206,8 +201,7 @@ def rerank_mmr(scores, item_vectors, k, *, lambda_=0.5, n_candidates=None, exclu
     if vectors.shape[:1] != (n_items,) or vectors.ndim != 2 or not np.isfinite(vectors).all():
         raise ValueError(f"item_vectors must be finite, of shape (n_items={n_items}, n_features), got {vectors.shape}")
     vectors = normalize(vectors.astype(np.float64))                # unit rows: dot product = cosine
-    pool = top_k(work, n_candidates, exclude=exclude)
-    cand, cand_scores = pool.indices, pool.scores
+    cand, cand_scores = top_k(work, n_candidates, exclude=exclude)
     valid = cand >= 0
     low = np.where(valid.any(1), np.min(np.where(valid, cand_scores, np.inf), axis=1), 0.0)
     high = np.where(valid.any(1), np.max(np.where(valid, cand_scores, -np.inf), axis=1), 0.0)

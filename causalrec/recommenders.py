@@ -21,8 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import schema
 from ._checks import (SHOW, check_binary, check_dataframe, check_fraction, check_id_column,
-                      check_numeric_column, check_positive_int, check_random_state,
-                      seed_from)
+                      check_numeric_column, check_positive_int, seed_from)
 from .models import MatrixFactorization, MultimodalRecommender, NeuMF
 from .prep import TextVectorizer, normalize_images
 from .ranking import recommend, top_k
@@ -34,15 +33,6 @@ __all__ = ["DEFAULT_TARGET", "MODELS", "Recommender", "PopularityRecommender", "
 #: The outcome every recommender learns unless told otherwise.
 DEFAULT_TARGET = schema.CLICKED
 _FORMAT = "causalrec.Recommender"
-
-
-def _read(path):
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as err:  # an unpickling error, a non-torch file, a pickled object
-        raise ValueError(f"could not read {str(path)!r} with torch.load(weights_only=True): {err}") from None
 
 
 def _load_state(model, state: dict, source: str):
@@ -84,8 +74,7 @@ class _Base(BaseEstimator):
         return self.predict(users, items)
 
     def seen_pairs(self) -> pd.DataFrame:
-        """The (user, item) pairs that ``recommend`` leaves out: the learned log's pairs
-        (:class:`Recommender`) or positive pairs (baselines)."""
+        """The pairs ``recommend`` leaves out: the log's (:class:`Recommender`) or positive ones (baselines)."""
         check_is_fitted(self)
         return self.seen_
 
@@ -153,9 +142,7 @@ class Recommender(_Base):
             if text is None and schema.DESCRIPTION in items.columns:
                 text = items[schema.DESCRIPTION]
         text = text.toarray() if sp.issparse(text) else text
-        for name, value in (("images", images), ("text", text)):
-            if value is not None:
-                sizes[name] = len(value)
+        sizes.update({name: len(value) for name, value in (("images", images), ("text", text)) if value is not None})
         n_items = max(sizes.values()) if sizes else n_seen
         if len(set(sizes.values())) > 1 or n_seen > n_items:
             raise ValueError(f"the catalogue sizes disagree: {sizes}, interactions hold item IDs up to {n_seen - 1}")
@@ -165,10 +152,9 @@ class Recommender(_Base):
         if images is not None:
             images, mean, std = normalize_images(images)
             stats = (float(mean), float(std))
-        if text is not None and np.asarray(text).dtype.kind in "OUS":
-            text = TextVectorizer(kind="tfidf").fit_transform(text)
-        if text is not None:
-            text = np.asarray(text, dtype=np.float32)
+        if text is not None:                                       # words -> TF-IDF, vectors as they are
+            is_words = np.asarray(text).dtype.kind in "OUS"
+            text = np.asarray(TextVectorizer(kind="tfidf").fit_transform(text) if is_words else text, dtype=np.float32)
         return n_items, images, text, stats
 
     def _head(self):
@@ -230,9 +216,8 @@ class Recommender(_Base):
                                              self.n_items_, "item"), interactions[target].to_numpy(float))
 
     def partial_fit(self, interactions, *, target=None, epochs=1, lr=None, random_state=0):
-        """Warm-start on new rows only (a streaming update): ``epochs`` passes of a fresh Adam with
-        ``lr`` (default the fit's), the fit's loss and weight decay; the rows' pairs join ``seen_``.
-        ``target`` defaults to the fit's (``target_``). Unknown IDs are refused."""
+        """Warm-start on new rows only: ``epochs`` passes of a fresh Adam (``lr`` default: the fit's)
+        on the fit's loss and ``target_``; the rows' pairs join ``seen_``. Unknown IDs are refused."""
         data = self._rows(interactions, target)
         train_model(self.model_, data, loss=self.loss_, head=self.head_, epochs=epochs, batch_size=self.batch_size,
                     lr=self.lr if lr is None else lr, weight_decay=self.weight_decay, n_negatives=self.n_negatives,
@@ -266,8 +251,7 @@ class Recommender(_Base):
     @torch.no_grad()
     def score_items(self, users) -> np.ndarray:
         """Scores of every item for each user, shape (len(users), n_items_), as :meth:`predict` gives them."""
-        users = torch.from_numpy(self._users(users))
-        model = self.model_.eval()
+        users, model = torch.from_numpy(self._users(users)), self.model_.eval()
         return self._transform(model.score_all(users) if self.head_ is None else model.score_all(users, head=self.head_))
 
     def save(self, path) -> None:
@@ -285,7 +269,13 @@ class Recommender(_Base):
     @classmethod
     def load(cls, path) -> Recommender:
         """Read a file written by :meth:`save` (``weights_only=True``); a new, fitted estimator."""
-        content, source = _read(path), f"the file {str(path)!r}"
+        source = f"the file {str(path)!r}"
+        try:
+            content = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise
+        except Exception as err:  # an unpickling error, a non-torch file, a pickled object
+            raise ValueError(f"could not read {source} with torch.load(weights_only=True): {err}") from None
         if not isinstance(content, dict) or content.get("format") != _FORMAT:
             raise ValueError(f"{source} is not a saved Recommender (for a bare model use torch.load and load_state_dict)")
         out = cls(**content["params"])
@@ -321,9 +311,8 @@ class _Baseline(_Base):
         positive = interactions[self.positive].to_numpy(dtype=float) >= self.positive_threshold
         if not positive.any():
             raise ValueError(f"interactions have no positive rows: {self.positive!r} is never >= {self.positive_threshold}")
-        matrix = sp.csr_array((np.ones(int(positive.sum())), (users[positive], items[positive])), shape=tuple(sizes))
-        matrix.sum_duplicates()
-        matrix.data[:] = 1.0
+        matrix = sp.csr_array((np.ones(int(positive.sum())), (users[positive], items[positive])),
+                              shape=tuple(sizes)).sign()          # a repeated pair counts once
         self.n_users_, self.n_items_, self.user_item_ = *sizes, matrix
         self.seen_ = _pairs(users[positive], items[positive], sizes[1])
         return matrix
@@ -347,7 +336,7 @@ class PopularityRecommender(_Baseline):
         return self
 
     def score_items(self, users) -> np.ndarray:
-        n = len(self._users(users))
+        n = len(self._users(users))                               # checks first: NotFittedError
         return np.tile(self.popularity_, (n, 1))
 
 
@@ -365,7 +354,6 @@ class RandomRecommender(_Baseline):
 
     def fit(self, interactions, *, n_users=None, n_items=None):
         """Record the sizes, the seen pairs and one seed (``seed_``)."""
-        check_random_state(self.random_state)
         self._fit_positives(interactions, n_users, n_items)
         self.seed_ = seed_from(self.random_state)
         return self
@@ -398,9 +386,7 @@ class ContentBasedRecommender(_Baseline):
             raise ValueError(f"item_features must be a finite 2-D array (n_items, n_features), got shape {features.shape}")
         matrix = self._fit_positives(interactions, n_users, features.shape[0])
         self.item_features_ = normalize(features)
-        counts = np.asarray(matrix.sum(axis=1), dtype=float).ravel()
-        profiles = sp.diags_array(np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)) @ (
-            matrix @ self.item_features_)
+        profiles = normalize(matrix, norm="l1") @ self.item_features_    # the mean over each user's positives
         self.user_profiles_ = sp.csr_array(profiles) if sp.issparse(profiles) else np.asarray(profiles)
         return self
 
@@ -432,15 +418,11 @@ class ItemKNNRecommender(_Baseline):
         similarity.setdiag(0.0)
         similarity.eliminate_zeros()
         if self.n_neighbors is not None and self.n_neighbors < self.n_items_ - 1:
-            rows, cols, vals = [], [], []
-            for start in range(0, self.n_items_, 1024):            # chunks of items bound the memory
-                best = top_k(similarity[start:start + 1024].toarray(), self.n_neighbors)
-                keep = best.scores > 0
-                rows.append(np.nonzero(keep)[0] + start)
-                cols.append(best.indices[keep])
-                vals.append(best.scores[keep])
-            similarity = sp.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                                      shape=similarity.shape)
+            best = [top_k(similarity[start:start + 1024].toarray(), self.n_neighbors)   # chunks bound the memory
+                    for start in range(0, self.n_items_, 1024)]
+            indices, scores = (np.vstack(part) for part in zip(*best))
+            keep = scores > 0
+            similarity = sp.csr_array((scores[keep], (np.nonzero(keep)[0], indices[keep])), shape=similarity.shape)
         self.similarity_ = similarity
         return self
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from ._checks import SHOW, check_binary, check_finite_1d, check_positive_int, progress_bar, seed_from, torch_threads
 from .metrics import auc
@@ -27,11 +28,11 @@ __all__ = ["LOSSES", "LOSS_FUNCTIONS", "weighted_mean", "mse_loss", "bce_loss", 
 LOSSES = {"mse": "pointwise", "bce": "pointwise", "bpr": "pairwise", "softmax": "listwise"}
 
 
-def _check_pair(a, b, name_a, name_b, same_shape=True):
+def _check_pair(a, b, name_a, name_b, same_shape=True, matrix=False):
     if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
         raise TypeError(f"{name_a} and {name_b} must be torch tensors")
-    if a.dim() != 1 or (b.shape != a.shape if same_shape else b.shape[:1] != a.shape):
-        raise ValueError(f"{name_a} must be 1-D and {name_b} must have {len(a)} rows; got shapes "
+    if a.dim() != 1 or (b.shape != a.shape if same_shape else b.shape[:1] != a.shape) or (matrix and b.dim() != 2):
+        raise ValueError(f"{name_a} must be 1-D and {name_b} must have {len(a)} rows{' (B, n)' * matrix}; got shapes "
                          f"{tuple(a.shape)} and {tuple(b.shape)}")
 
 
@@ -63,9 +64,8 @@ def bce_loss(logits, targets, sample_weight=None) -> torch.Tensor:
     0.6931
     """
     _check_pair(logits, targets, "logits", "targets")
-    per_sample = torch.nn.functional.binary_cross_entropy_with_logits(
-        logits, targets.to(logits.dtype), reduction="none")
-    return weighted_mean(per_sample, sample_weight)
+    return weighted_mean(F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none"),
+                         sample_weight)
 
 
 def bpr_loss(positive_scores, negative_scores, sample_weight=None) -> torch.Tensor:
@@ -76,8 +76,7 @@ def bpr_loss(positive_scores, negative_scores, sample_weight=None) -> torch.Tens
     """
     _check_pair(positive_scores, negative_scores, "positive_scores", "negative_scores", False)
     neg = negative_scores if negative_scores.dim() == 2 else negative_scores[:, None]
-    per_sample = -torch.nn.functional.logsigmoid(positive_scores[:, None] - neg).mean(dim=1)
-    return weighted_mean(per_sample, sample_weight)
+    return weighted_mean(-F.logsigmoid(positive_scores[:, None] - neg).mean(dim=1), sample_weight)
 
 
 def softmax_loss(positive_scores, negative_scores, sample_weight=None) -> torch.Tensor:
@@ -86,9 +85,7 @@ def softmax_loss(positive_scores, negative_scores, sample_weight=None) -> torch.
     >>> round(float(softmax_loss(torch.tensor([1.0]), torch.tensor([[1.0, 1.0, 1.0]]))), 4)  # log 4
     1.3863
     """
-    _check_pair(positive_scores, negative_scores, "positive_scores", "negative_scores", False)
-    if negative_scores.dim() != 2:
-        raise ValueError(f"negative_scores must have shape (B, n), got {tuple(negative_scores.shape)}")
+    _check_pair(positive_scores, negative_scores, "positive_scores", "negative_scores", False, matrix=True)
     logits = torch.cat([positive_scores[:, None], negative_scores], dim=1)
     return weighted_mean(torch.logsumexp(logits, dim=1) - positive_scores, sample_weight)
 
@@ -126,8 +123,7 @@ class NegativeSampler:
         self.n_allowed = n_items - counts
         self.block = n_items + 1                                    # keeps users' ranges apart
         self.sorted_gaps = key_user * self.block + (key_item - (torch.arange(len(keys)) - self.first[key_user]))
-        full = torch.nonzero(self.n_allowed == 0).ravel()
-        self.full_users = full[:SHOW].tolist()
+        self.full_users = torch.nonzero(self.n_allowed == 0).ravel()[:SHOW].tolist()
 
     def draw(self, users, n_negatives: int, generator: torch.Generator) -> torch.Tensor:
         """Negatives of shape (len(users), n_negatives), uniform over each user's allowed items."""
@@ -153,9 +149,7 @@ def pair_loss(loss: str, *, head=None, n_negatives=4, sampler=None, generator=No
 
     def ranking_loss_fn(module, batch):
         users, items = batch["users"], batch["items"]
-        negatives = batch.get("negatives")
-        if negatives is None:
-            negatives = sampler.draw(users, n_negatives, generator)
+        negatives = batch["negatives"] if "negatives" in batch else sampler.draw(users, n_negatives, generator)
         b, n = negatives.shape
         scores = select_head(module(torch.cat([users, users.repeat_interleave(n)]),
                                     torch.cat([items, negatives.reshape(-1)])), head)
@@ -328,9 +322,8 @@ def train_model(model, train: TrainingData, *, validation: TrainingData | None =
     """
     kind = LOSSES[check_loss(loss)]
     heads = getattr(model, "HEADS", None)
-    if head is None and heads is not None:
-        head = "purchase" if kind == "pointwise" else "interest"
-    if (head is not None) and (heads is None or head not in heads):
+    head = head if head is not None or heads is None else ("purchase" if kind == "pointwise" else "interest")
+    if head is not None and head not in (heads or ()):
         raise ValueError(f"head must be one of {heads} for {type(model).__name__}, got {head!r}")
     validation = validation if validation is not None and len(validation) else None
     for data, what in [(train, "train")] + ([] if validation is None else [(validation, "validation")]):
