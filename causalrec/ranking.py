@@ -160,14 +160,12 @@ def recommend(scorer, users, n_items, k=10, *, seen=None, batch_size=1024, verbo
     users = _ids(users, "users", unique=True)
     n_items, batch_size = check_positive_int(n_items, "n_items"), check_positive_int(batch_size, "batch_size")
     position = items = np.empty(0, np.int64)
-    if seen is not None:
-        check_dataframe(seen, "seen", [schema.USER, schema.ITEM], allow_empty=True)
-        if len(seen):
-            items = _ids(seen[schema.ITEM].to_numpy(), f"seen[{schema.ITEM!r}]", n=n_items)
-            position = pd.Index(users).get_indexer(_ids(seen[schema.USER].to_numpy(), f"seen[{schema.USER!r}]"))
-            keep = position >= 0                                   # other users' pairs do not matter here
-            order = np.argsort(position[keep], kind="stable")
-            position, items = position[keep][order], items[keep][order]
+    if seen is not None and len(check_dataframe(seen, "seen", [schema.USER, schema.ITEM], allow_empty=True)):
+        items = _ids(seen[schema.ITEM].to_numpy(), f"seen[{schema.ITEM!r}]", n=n_items)
+        position = pd.Index(users).get_indexer(_ids(seen[schema.USER].to_numpy(), f"seen[{schema.USER!r}]"))
+        keep = position >= 0                                       # other users' pairs do not matter here
+        order = np.argsort(position[keep], kind="stable")
+        position, items = position[keep][order], items[keep][order]
     frames = []
     for start in progress_bar(range(0, len(users), batch_size), disable=not verbose, desc="recommending"):
         batch = users[start:start + batch_size]

@@ -277,8 +277,7 @@ class TrainingData:
 
     def tensors(self) -> dict:
         """The rows as the ``data`` dict of :func:`~causalrec.train.fit_torch`."""
-        out = {"users": self.users, "items": self.items, "target": self.target}
-        return out if self.weight is None else {**out, "weight": self.weight}
+        return {name: value for name, value in vars(self).items() if value is not None}
 
 
 class TrainingResult(NamedTuple):
