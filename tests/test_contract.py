@@ -58,6 +58,18 @@ def _item_features():
     return np.eye(world().n_items)[:, :8] + np.arange(world().n_items)[:, None] % 3
 
 
+def _logged_ratings():
+    return cr.debias.logged_ratings(world())
+
+
+def _randomized_ratings():
+    return world().randomized[schema.RATING].dropna().to_numpy()
+
+
+def _frame():
+    return cr.causal.analysis_frame(world())
+
+
 # name -> (make an unfitted estimator, fit it and return what fit returned, use it -> array)
 RECIPES = {
     "Recommender": _recommender_recipe(lambda: cr.Recommender(dim=4, epochs=2, random_state=0),
@@ -72,6 +84,27 @@ RECIPES = {
         lambda: cr.ALSMatrixFactorization(dim=3, n_sweeps=2, random_state=0),
         lambda est: est.fit(_ratings(), **_sizes()),
         lambda est: est.predict(_ratings()[schema.USER].to_numpy(), _ratings()[schema.ITEM].to_numpy())),
+    "DebiasedRecommender": (
+        lambda: cr.DebiasedRecommender(method="dr", epochs=2, random_state=0),
+        lambda est: est.fit(_logged_ratings(), propensity=_logged_ratings()["propensity"], **_sizes()),
+        lambda est: est.predict(FIRST_USERS, FIRST_USERS)),
+    "PopularityPropensity": (
+        lambda: cr.propensity.PopularityPropensity(),
+        lambda est: est.fit(world().interactions, n_items=world().n_items),
+        lambda est: est.predict(np.arange(world().n_items))),
+    "LogisticPropensity": (
+        lambda: cr.propensity.LogisticPropensity(),
+        lambda est: est.fit(_frame()),
+        lambda est: est.predict(_frame())),
+    "NaiveBayesPropensity": (
+        lambda: cr.propensity.NaiveBayesPropensity(),
+        lambda est: est.fit(_logged_ratings()[schema.RATING].to_numpy(), _randomized_ratings(),
+                            n_pairs=world().n_users * world().n_items),
+        lambda est: est.predict(_logged_ratings()[schema.RATING].to_numpy())),
+    "SequentialRecommender": (
+        lambda: cr.sequence.SequentialRecommender(dim=8, n_blocks=1, max_len=8, epochs=1, random_state=0),
+        lambda est: est.fit(world().interactions[world().interactions[schema.CLICKED] == 1], **_sizes()),
+        lambda est: est.score_items(FIRST_USERS)),
     "TextVectorizer": (
         lambda: cr.prep.TextVectorizer(),
         lambda est: est.fit(world().items[schema.DESCRIPTION]),
