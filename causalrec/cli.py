@@ -1,13 +1,7 @@
 """The ``causalrec`` command line, thin over :mod:`causalrec.pipeline`.
 
-- ``run --config CONFIG.toml --out DIR``: the whole pipeline, the causal effect of exposure on
-  purchase, and a report folder (``metrics.json``, ``recommendations.csv``, ``config.toml``,
-  ``timings.json``, ``figures/*.png``, ``report.html``);
-- ``evaluate``: metrics of a recommendations CSV (:func:`~causalrec.pipeline.evaluate_recommendations`);
-- ``simulate --out DIR``: write a simulated world (the defaults regenerate ``data/``);
-- ``exercises``: student notebooks without solutions.
-
-The config keys are the fields of :class:`~causalrec.pipeline.PipelineConfig` (``run --help``).
+``run`` (pipeline, effect of exposure, report folder), ``evaluate`` (metrics of a lists CSV),
+``simulate`` (write a world), ``exercises`` (student notebooks). Config keys: ``run --help``.
 
 >>> apply_overrides({"train": {"epochs": 5}}, ["train.epochs=1", "data.path=/tmp/coat"])
 {'train': {'epochs': 1}, 'data': {'path': '/tmp/coat'}}
@@ -51,21 +45,13 @@ __all__ = ["main", "build_parser", "read_config", "apply_overrides", "config_fro
 OUTPUT_FILES = ("metrics.json", "timings.json", "recommendations.csv", "config.toml", "report.html")
 
 
-def _key(f) -> str:
-    """A config field's TOML name, ``section.key``."""
+def _key(f) -> str:  # a config field's TOML name, section.key
     return f"{f.metadata['section']}.{f.metadata['key'] or f.name}"
 
 
 def config_from_toml(raw: dict, *, sections=None) -> PipelineConfig:
     """The :class:`~causalrec.pipeline.PipelineConfig` of parsed TOML ``{section: {key: value}}``
-    (only ``sections``, if given); every problem is reported at once, each naming ``section.key``.
-
-    >>> config_from_toml({"train": {"model": "svd"}})
-    Traceback (most recent call last):
-    ...
-    causalrec.pipeline.ConfigError: invalid config:
-      train.model = 'svd' is not allowed; allowed values: 'mf', 'neumf', 'multimodal'
-    """
+    (only ``sections``, if given); every problem is reported at once, each naming ``section.key``."""
     if not isinstance(raw, dict):
         raise ConfigError([f"the config must be a table of sections, got {type(raw).__name__}"])
     fields = {_key(f): f.name for f in dataclasses.fields(PipelineConfig)}
@@ -74,21 +60,18 @@ def config_from_toml(raw: dict, *, sections=None) -> PipelineConfig:
     for section, table in raw.items():
         if sections is not None and section not in sections:
             continue
-        if section not in known:
-            errors.append(f"unknown section [{section}]; allowed sections: {', '.join(known)}")
-        elif not isinstance(table, dict):
-            errors.append(f"[{section}] must be a table of keys, got {table!r}")
-        for key, value in (table.items() if section in known and isinstance(table, dict) else ()):
-            if f"{section}.{key}" in fields:
-                values[fields[f"{section}.{key}"]] = value
-            else:
-                keys = [k.split(".")[1] for k in fields if k.startswith(section + ".")]
-                errors.append(f"unknown key {section}.{key}; allowed keys in [{section}]: {', '.join(keys)}")
-    if sections is not None:  # the keys not read take values that fit the data
-        if values.get("source") in REAL_SOURCES:
-            values.setdefault("target", LIKED)
-        if values.get("source") in REAL_SOURCES or values.get("strip_causal"):
-            values.setdefault("effect_method", "none")
+        if section not in known or not isinstance(table, dict):
+            errors.append(f"[{section}] must be a table of keys, got {table!r}" if section in known else
+                          f"unknown section [{section}]; allowed sections: {', '.join(known)}")
+            continue
+        keys = [k.split(".")[1] for k in fields if k.startswith(section + ".")]
+        errors += [f"unknown key {section}.{key}; allowed keys in [{section}]: {', '.join(keys)}"
+                   for key in table if key not in keys]
+        values.update({fields[f"{section}.{key}"]: value for key, value in table.items() if key in keys})
+    if sections is not None and values.get("source") in REAL_SOURCES:  # keys not read take values that fit
+        values.setdefault("target", LIKED)
+    if sections is not None and (values.get("source") in REAL_SOURCES or values.get("strip_causal")):
+        values.setdefault("effect_method", "none")
     if not errors:
         names = {name: key for key, name in fields.items()}
         errors = config_problems({**PipelineConfig().to_dict(), **values}, names.get)
@@ -104,13 +87,12 @@ def config_to_toml(config: PipelineConfig) -> str:
     lines, section = [], None
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
-        if f.name in unused or value is None:
-            continue
-        if f.metadata["section"] != section:
-            section = f.metadata["section"]
-            lines += ["", f"[{section}]"] if lines else [f"[{section}]"]
-        lines.append(f"{f.metadata['key'] or f.name} = {json.dumps(value)}")
-    return "\n".join(lines) + "\n"
+        if f.name not in unused and value is not None:
+            if f.metadata["section"] != section:
+                section = f.metadata["section"]
+                lines += ["", f"[{section}]"]
+            lines.append(f"{f.metadata['key'] or f.name} = {json.dumps(value)}")
+    return "\n".join(lines[1:]) + "\n"
 
 
 def describe_config() -> str:
@@ -191,7 +173,11 @@ def _check_out(out, force: bool) -> Path:
     return out
 
 
-def _png(fig, alt: str) -> tuple[bytes, str]:
+def _png(alt: str, draw, **labels) -> tuple[bytes, str]:  # one figure: (png bytes, alt text)
+    fig = Figure(figsize=(6, 3.2), layout="constrained")
+    ax = fig.subplots()
+    draw(ax)
+    ax.set(**labels)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue(), alt
@@ -199,120 +185,96 @@ def _png(fig, alt: str) -> tuple[bytes, str]:
 
 def _figures(pipe, report, effect) -> dict:
     """The run's figures: ``{file name: (png bytes, alt text)}``."""
-    figures = {}
-    history = pipe.model_.history_
+    history, table = pipe.model_.history_, report.importance.fillna(0)
     losses = [c for c in history.columns if c.endswith("loss")]
-    fig = Figure(figsize=(6, 3.5), layout="constrained")
-    ax = fig.subplots()
-    for column, colour in zip(losses, PALETTE):
-        ax.plot(history.index, history[column], marker="o", color=colour, label=column.replace("_", " "))
-    ax.set(xlabel="epoch", ylabel=f"{report.config.loss} loss (nats per row)", title="Training loss per epoch")
-    ax.legend()
-    figures["training.png"] = _png(fig, "Line chart of the training loss per epoch; after the last epoch: " + ", ".join(
-        f"{c.replace('_', ' ')} {history[c].iloc[-1]:.3f}" for c in losses) + ".")
-
-    table = report.importance.fillna(0)
-    fig = Figure(figsize=(6, 3), layout="constrained")
-    ax = fig.subplots()
-    ax.barh(table["block"], table["auc_drop"], xerr=table["auc_drop_std"], color=PALETTE[0])
-    ax.invert_yaxis()
-    ax.set(xlabel="drop in held-out AUC when the block is shuffled", ylabel="input block",
-           title="Permutation importance of the model's inputs")
-    figures["importance.png"] = _png(fig, "Bar chart of the drop in AUC when each input block is shuffled: "
-                                     + ", ".join(f"{b} {d:.3f}" for b, d in zip(table["block"], table["auc_drop"]))
-                                     + ".")
+    figures = {"training.png": _png(
+        "Line chart of the training loss per epoch; after the last epoch: "
+        + ", ".join(f"{c.replace('_', ' ')} {history[c].iloc[-1]:.3f}" for c in losses) + ".",
+        lambda ax: [ax.plot(history.index, history[c], marker="o", color=colour, label=c.replace("_", " "))
+                    for c, colour in zip(losses, PALETTE)] + [ax.legend()],
+        xlabel="epoch", ylabel=f"{report.config.loss} loss (nats per row)", title="Training loss per epoch"),
+        "importance.png": _png(
+        "Bar chart of the drop in AUC when each input block is shuffled: "
+        + ", ".join(f"{b} {d:.3f}" for b, d in zip(table["block"], table["auc_drop"])) + ".",
+        lambda ax: ax.barh(table["block"][::-1], table["auc_drop"][::-1], xerr=table["auc_drop_std"][::-1],
+                           color=PALETTE[0]),
+        xlabel="drop in held-out AUC when the block is shuffled", ylabel="input block",
+        title="Permutation importance of the model's inputs")}
     if effect:
         names = ["naive difference", f"{effect['effect_method']} (DoWhy)", "true effect"]
         values = [100 * effect[k] for k in ("effect_naive", "effect_estimate", "effect_true")]
-        fig = Figure(figsize=(6, 3), layout="constrained")
-        ax = fig.subplots()
-        ax.barh(names, values, color=PALETTE[:3])
-        ax.invert_yaxis()
-        ax.set(xlabel="effect on purchase probability (percentage points)",
-               title="Does showing an item cause its purchase?")
-        figures["effect.png"] = _png(fig, "Bar chart of the effect of exposure on purchase in percentage points: "
-                                     + ", ".join(f"{n} {v:.1f}" for n, v in zip(names, values)) + ".")
+        figures["effect.png"] = _png(
+            "Bar chart of the effect of exposure on purchase in percentage points: "
+            + ", ".join(f"{n} {v:.1f}" for n, v in zip(names, values)) + ".",
+            lambda ax: ax.barh(names[::-1], values[::-1], color=PALETTE[2::-1]),
+            xlabel="effect on purchase probability (percentage points)",
+            title="Does showing an item cause its purchase?")
     counts = (report.recommendations[schema.ITEM].value_counts()
               .reindex(range(len(pipe.world_.items)), fill_value=0).sort_values(ascending=False).to_numpy())
-    fig = Figure(figsize=(6, 3), layout="constrained")
-    ax = fig.subplots()
-    ax.bar(range(1, len(counts) + 1), counts, width=1.0, color=PALETTE[0])
-    ax.set(xlabel="item rank by times recommended", ylabel="times recommended",
-           title=f"How the top-{report.config.k} lists spread over the catalogue")
-    figures["popularity.png"] = _png(fig, f"Bar chart of how often each item is recommended, sorted: the most "
-                                     f"recommended item is in {counts[0]} lists and {(counts == 0).sum()} of "
-                                     f"{len(counts)} items are in none.")
+    figures["popularity.png"] = _png(
+        f"Bar chart of how often each item is recommended, sorted: the most recommended item is in {counts[0]} "
+        f"lists and {(counts == 0).sum()} of {len(counts)} items are in none.",
+        lambda ax: ax.bar(range(1, len(counts) + 1), counts, width=1.0, color=PALETTE[0]),
+        xlabel="item rank by times recommended", ylabel="times recommended",
+        title=f"How the top-{report.config.k} lists spread over the catalogue")
     return figures
 
 
-def _table(rows, header) -> str:
-    def row(cells, tag):
-        return "<tr>" + "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in cells) + "</tr>"
-    return f"<table><thead>{row(header, 'th')}</thead><tbody>{''.join(row(r, 'td') for r in rows)}</tbody></table>"
-
-
 def _html_report(payload: dict, timings: dict, figures: dict, config_toml: str) -> str:
-    c, branch = payload["config"], payload["branch"]
+    """One self-contained page: a summary, the tables, the figures embedded as PNG, the config."""
+    c, branch, e = payload["config"], payload["branch"], html.escape
+
+    def table(title, rows, header):
+        text = {str: str, float: "{:.4g}".format}
+        cells = "".join(f"<tr><td>{e(k)}</td><td>{e(text.get(type(v), '{:,}'.format)(v))}</td></tr>" for k, v in rows)
+        return f"<h2>{title}</h2><table><tr><th>{header}</th><th>value</th></tr>{cells}</table>\n"
     images = "".join(f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" '
-                     f'alt="{html.escape(alt)}"><figcaption>figures/{name}</figcaption></figure>'
+                     f'alt="{e(alt)}"><figcaption>figures/{name}</figcaption></figure>\n'
                      for name, (png, alt) in figures.items())
-    effect = payload["effect"] or {}
-    sections = [
-        ("Metrics", "<p><code>logged_*</code>: held-out logged rows (biased by what the shop chose to show); "
-                    "<code>randomized_*</code>: the randomized slice (an experiment: unbiased).</p>"
-         + _table([(k, f"{v:.4f}") for k, v in payload["metrics"].items()], ("metric", "value"))),
-        ("Causal effect of exposure on purchase", _table(effect.items(), ("quantity", "value")) if effect else ""),
-        ("Figures", images),
-        ("Cleaning", _table(payload["cleaning"].items(), ("count", "rows"))),
-        ("Time per step (seconds)", _table([(k, f"{v:.2f}") for k, v in timings.items()], ("step", "seconds"))),
-        ("Config used", f"<pre>{html.escape(config_toml)}</pre>"),
-        ("Versions", html.escape(", ".join(f"{k} {v}" for k, v in payload["versions"].items())))]
-    body = "\n".join(f"<h2>{title}</h2>\n{content}" for title, content in sections if content)
-    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}table{border-collapse:"
-             "collapse}td,th{border:1px solid #999;padding:.2em .6em;text-align:left}img{max-width:100%}")
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>causalrec run report</title>'
-            f"<style>{style}</style></head>\n<body>\n<h1>causalrec run report</h1>\n"
-            f"<p>Data: <strong>{html.escape(c['source'])}</strong> "
-            f"({html.escape(', '.join(f'{k}: {v:,}' for k, v in payload['data'].items()))}). Model "
-            f"<strong>{html.escape(c['model'])}</strong>, objective <strong>{html.escape(c['debias'])}</strong>, "
-            f"target <strong>{html.escape(c['target'])}</strong>, seed {c['random_state']}. Path of the "
-            f"flowchart: <strong>{branch['path']}</strong> ({html.escape('; '.join(branch['reasons']))}).</p>\n"
-            f"{body}\n</body>\n</html>\n")
+    effect = {k: v if isinstance(v, float) else str(v) for k, v in (payload["effect"] or {}).items()}
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>causalrec run report</title>'
+            "<style>body{font-family:sans-serif;max-width:60em;margin:auto}td,th{border:1px solid #999}"
+            "img{max-width:100%}</style></head><body>\n<h1>causalrec run report</h1>\n"
+            f"<p>Data {e(c['source'])} ({e(', '.join(f'{k}: {v:,}' for k, v in payload['data'].items()))}); "
+            f"model {e(c['model'])}, {e(c['debias'])}, target {e(c['target'])}, seed {c['random_state']}; "
+            f"{branch['path']} path ({e('; '.join(branch['reasons']))}). <code>logged_*</code>: held-out logged "
+            "rows (biased by what the shop showed); <code>randomized_*</code>: the randomized slice (unbiased).</p>\n"
+            + table("Metrics", payload["metrics"].items(), "metric")
+            + (table("Causal effect of exposure on purchase", effect.items(), "quantity") if effect else "")
+            + images + table("Cleaning (rows)", payload["cleaning"].items(), "count")
+            + table("Time per step (seconds)", timings.items(), "step")
+            + f"<h2>Config used</h2><pre>{e(config_toml)}</pre>\n<p>Versions: "
+            + e(", ".join(f"{k} {v}" for k, v in payload["versions"].items())) + "</p></body></html>\n")
 
 
 def run(config: PipelineConfig, out, *, force: bool = False, verbose: bool = True) -> dict:
-    """Run the pipeline and the effect step for ``config``; write the report folder ``out``.
-
-    Returns the content of ``metrics.json`` (the same seed gives the same file).
-    """
-    out = _check_out(out, force)
-    start = time.perf_counter()
+    """Run the pipeline and the effect step for ``config``, write the folder ``out``; return ``metrics.json``'s
+    content (the same seed gives the same file)."""
+    out, start = _check_out(out, force), time.perf_counter()
     world = config_world(config)
-    timings = {"data": time.perf_counter() - start}
-    pipe = Pipeline(config, verbose=verbose)
+    timings, pipe = {"data": time.perf_counter() - start}, Pipeline(config, verbose=verbose)
     report = pipe.run(world)
     timings.update({f"pipeline: {k}": v for k, v in report.timings.items()})
     start = time.perf_counter()
     effect = None if config.effect_method == "none" else exposure_effect(world, config.effect_method)
     timings["causal effect"] = time.perf_counter() - start
-    figures = _figures(pipe, report, effect)
-    full = report.to_dict()
     versions = {"python": platform.python_version()}
     for package in ("causalrec", "numpy", "pandas", "torch", "scikit-learn", "dowhy"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
+    full, figures, toml = report.to_dict(), _figures(pipe, report, effect), config_to_toml(config)
     payload = {key: full[key] for key in ("config", "data", "cleaning", "branch", "metrics", "importance")}
     payload.update(effect=effect, n_recommendations=len(report.recommendations), versions=versions)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     for name, (png, _) in figures.items():
         (out / "figures" / name).write_bytes(png)
     report.recommendations.to_csv(out / "recommendations.csv", index=False, float_format="%.6g")
-    (out / "config.toml").write_text(config_to_toml(config), encoding="utf-8")
-    (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    (out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
-    (out / "report.html").write_text(_html_report(payload, timings, figures, config_to_toml(config)), encoding="utf-8")
+    for name, text in (("config.toml", toml), ("metrics.json", json.dumps(payload, indent=2) + "\n"),
+                       ("timings.json", json.dumps(timings, indent=2) + "\n"),
+                       ("report.html", _html_report(payload, timings, figures, toml))):
+        (out / name).write_text(text, encoding="utf-8")
     return payload
 
 
@@ -331,8 +293,7 @@ def _run(args) -> int:
     shown = ", ".join(f"{k}={v:.3f}" for k, v in list(payload["metrics"].items())[:4])
     print(f"wrote {out}/report.html, metrics.json, recommendations.csv ({payload['n_recommendations']} rows) "
           f"and figures/; {shown}")
-    if payload["effect"]:
-        e = payload["effect"]
+    if e := payload["effect"]:
         print(f"effect of exposure on purchase: naive {e['effect_naive']:.4f}, {e['effect_method']} "
               f"{e['effect_estimate']:.4f}, true {e['effect_true']:.4f}")
     return 0
@@ -350,23 +311,21 @@ def _evaluate(args) -> int:
         [f"data.path={json.dumps(args.path)}"] * bool(args.path) + list(args.set or [])
     config = _config(args, sections=("data", "evaluate"))
     frames = {}
-    for name in ("recommendations", "heldout"):
-        path = getattr(args, name)
+    for name, path in (("recommendations", args.recommendations), ("heldout", args.heldout)):
         if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"--{name} {path}: no such file")
-        frames[name] = None if path is None else pd.read_csv(path)
-        missing = [c for c in (schema.USER, schema.ITEM) if frames[name] is not None and c not in frames[name]]
-        if missing:
-            raise ValueError(f"--{name} {path} lacks column(s) {missing}")
+        frames[name] = frame = None if path is None else pd.read_csv(path)
+        if frame is not None and not {schema.USER, schema.ITEM} <= set(frame):
+            raise ValueError(f"--{name} {path} lacks column(s) "
+                             f"{[c for c in (schema.USER, schema.ITEM) if c not in frame]}")
     recs = frames["recommendations"]
     if schema.RANK not in recs and schema.SCORE not in recs:
         raise ValueError(f"--recommendations {args.recommendations} needs a 'rank' or a 'score' column")
     metrics = evaluate_recommendations(recs, config_world(config), k=config.k if args.k is None else args.k,
                                        relevant_rating=config.relevant_rating, heldout=frames["heldout"])
-    text = json.dumps(metrics, indent=2) + "\n"
+    print(text := json.dumps(metrics, indent=2) + "\n", end="")
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
-    print(text, end="")
     if not any(name.startswith(("randomized_", "heldout_", "true_")) for name in metrics):
         print("note: these data have no randomized slice and no truth; pass --heldout CSV for accuracy metrics",
               file=sys.stderr)
@@ -374,11 +333,8 @@ def _evaluate(args) -> int:
 
 
 def _simulate(args) -> int:
-    started = time.perf_counter()
     world = cr.simulate_shop(n_users=args.users, n_items=args.items, random_state=args.seed)
-    sums = cr.save_world(world, args.out)
-    print(f"wrote {world!r} to {args.out} in {time.perf_counter() - started:.2f} s ({len(sums)} files, "
-          "SHA256SUMS included)")
+    print(f"wrote {world!r} to {args.out} ({len(cr.save_world(world, args.out))} files, SHA256SUMS included)")
     return 0
 
 
@@ -395,10 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser = sub.add_parser(
         "run", help="run the whole pipeline from a TOML config and write a report folder",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Load data, preprocess, train (naive or IPS), measure input importance, estimate the causal "
-                    "effect of exposure on purchase, recommend the top k and write DIR/metrics.json, timings.json, "
-                    "recommendations.csv, config.toml, figures/*.png and report.html. The whole config is checked "
-                    "before any work; each error names the key and the allowed values.",
+        description=f"Train, explain, estimate the effect of exposure on purchase, recommend; write DIR/"
+                    f"{', '.join(OUTPUT_FILES)}, figures/. Every config error names the key and the allowed values.",
         epilog="config keys (TOML [section] key; every key is optional):\n" + describe_config()
                + "\nexamples: examples/default.toml, debiased.toml, coat.toml, movielens.toml")
     run_parser.add_argument("--config", metavar="CONFIG.toml", help="TOML config (without it: every default)")
@@ -411,8 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--run", metavar="DIR", help="a `causalrec run` folder: its recommendations.csv and config.toml")
     ev.add_argument("--recommendations", metavar="CSV", help="the lists (default with --run: DIR/recommendations.csv)")
     ev.add_argument("--config", metavar="CONFIG.toml", help="the data the lists were made for ([data] section)")
-    ev.add_argument("--data", choices=SOURCES,
-                    help="data source, overriding data.source")
+    ev.add_argument("--data", choices=SOURCES, help="data source, overriding data.source")
     ev.add_argument("--path", metavar="FOLDER", help="folder of the Coat or MovieLens files (data.path)")
     ev.add_argument("--heldout", metavar="CSV", help="held-out pairs (user_id, item_id, and relevant 0/1 or rating)")
     ev.add_argument("--k", type=int, help="list length evaluated (default: evaluate.k of the config)")

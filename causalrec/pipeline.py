@@ -1,10 +1,7 @@
 """The article's flowchart made runnable: one config in, one report out.
 
-Data -> preprocessing -> *causal information?* -> features -> training -> importance ->
-top-k -> evaluation: :class:`Pipeline` has one method per step (:data:`STEPS`). Both
-paths train the same model; only the causal path is evaluated on a randomized slice.
-:class:`PipelineConfig` is the one config schema: the CLI validates, lists and writes
-TOML from its fields' metadata (TOML section and key, allowed values, help).
+:class:`Pipeline` has one method per step (:data:`STEPS`); only the causal path is evaluated on a
+randomized slice. :class:`PipelineConfig` is the one config schema (also the CLI's, from its metadata).
 
 >>> PipelineConfig(model="mf", epochs=2).k
 10
@@ -47,31 +44,22 @@ STEPS = ("data", "preprocessing", "branch", "features", "training", "importance"
 
 class ConfigError(ValueError):
     """A config that cannot run; ``errors`` lists every problem (each names its key)."""
-
     def __init__(self, errors):
         self.errors = list(errors)
         super().__init__("invalid config:\n  " + "\n  ".join(self.errors))
 
 
 def _opt(default, section: str, help: str, *, allowed=None, low=None, high=None, open_low=False, key=None):
-    """A config field: its TOML ``[section] key``, help text, allowed values or range."""
     return field(default=default, metadata=dict(section=section, key=key, help=help, allowed=allowed,
                                                 low=low, high=high, open_low=open_low))
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Every choice of a run, checked when created (all problems at once); TOML and help: :mod:`causalrec.cli`.
+    """Every choice of a run, checked when created (all problems at once).
 
-    ``debias="ips"`` trains on the rows whose outcome was observed, weighted by
-    ``1 / max(propensity, propensity_clip)`` (Schnabel et al., 2016). The ``data`` and
-    ``effect`` fields are read by the CLI (:mod:`causalrec.cli`), the others by :class:`Pipeline`.
-
-    >>> PipelineConfig(test_size=1.5)
-    Traceback (most recent call last):
-    ...
-    causalrec.pipeline.ConfigError: invalid config:
-      test_size = 1.5 is out of range; expected a number > 0 and <= 0.99
+    ``debias="ips"`` weights the observed rows by ``1 / max(propensity, propensity_clip)`` (Schnabel
+    et al., 2016). The ``data`` and ``effect`` fields are read by :mod:`causalrec.cli`.
     """
 
     source: str = _opt("default", "data", "the shipped world, a new simulated one, or Coat / MovieLens 100K files",
@@ -108,22 +96,19 @@ class PipelineConfig:
             value = getattr(self, f.name)
             if f.type == "float" and isinstance(value, numbers.Integral) and not isinstance(value, bool):
                 object.__setattr__(self, f.name, float(value))
-        errors = config_problems(dataclasses.asdict(self))
-        if errors:
+        if errors := config_problems(dataclasses.asdict(self)):
             raise ConfigError(errors)
 
     @classmethod
     def from_dict(cls, values: dict) -> PipelineConfig:
         """A config from ``{field: value}``; unknown keys are an error, not ignored."""
         known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(known))
-        if unknown:
+        if unknown := sorted(set(values) - set(known)):
             raise ConfigError([f"unknown config key(s) {', '.join(map(repr, unknown))}; "
                                f"allowed keys: {', '.join(known)}"])
         return cls(**values)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    to_dict = dataclasses.asdict
 
 
 def describe_rule(kind: str, m: dict) -> str:
@@ -182,12 +167,6 @@ def config_problems(v: dict, label=str) -> list[str]:
     return errors
 
 
-def _check_world(world) -> None:
-    for name in ("users", "items", "interactions"):
-        if not isinstance(getattr(world, name, None), pd.DataFrame):
-            raise ValueError(f"world must have a DataFrame attribute {name!r} (a World)")
-
-
 def strip_causal_information(world):
     """A copy of ``world`` without randomized slice, propensities, truth or ``policy_score``.
 
@@ -195,34 +174,28 @@ def strip_causal_information(world):
     >>> has_causal_information(logs)[0], logs.randomized, logs.truth
     (False, None, None)
     """
-    changes = {"interactions": world.interactions.drop(columns=[schema.POLICY_SCORE], errors="ignore"),
-               "randomized": None, "truth": None}
-    if "propensity" in {f.name for f in dataclasses.fields(world)}:
-        changes["propensity"] = None
-    return dataclasses.replace(world, **changes)
+    return dataclasses.replace(world, interactions=world.interactions.drop(columns=[schema.POLICY_SCORE],
+                               errors="ignore"), randomized=None, truth=None, propensity=None)
 
 
 def has_causal_information(world) -> tuple[bool, list[str]]:
     """The flowchart's branch: a randomized slice, known propensities (or a policy score) or a DAG?
 
-    Returns whether any is present and one sentence per thing found (if none: per thing missing).
+    Returns whether any is present and a sentence per thing found (if none: per thing missing).
+
     >>> has_causal_information(cr.simulate_shop(n_users=30, n_items=12, random_state=0))[0]
     True
     """
-    randomized, truth = world.randomized, world.truth
+    truth = world.truth
     propensity = world.propensity if world.propensity is not None else getattr(truth, "propensity", None)
-    n_randomized = 0 if randomized is None else len(randomized)
-    checks = [(n_randomized > 0, "no randomized slice",
-               f"a randomized slice of {n_randomized:,} rows (exposure assigned at random)"),
-              (propensity is not None, "no known propensities",
-               f"known exposure propensities for {0 if propensity is None else len(propensity):,} logged rows"),
+    n_rand, n_prop = (0 if x is None else len(x) for x in (world.randomized, propensity))
+    checks = [(n_rand > 0, "no randomized slice", f"a randomized slice of {n_rand:,} rows (exposure assigned at random)"),
+              (propensity is not None, "no known propensities", f"known exposure propensities for {n_prop:,} logged rows"),
               (schema.POLICY_SCORE in world.interactions, None,
                "the logging policy's score, from which propensities can be modelled"),
-              (bool(getattr(truth, "dag", None)), "no causal graph",
-               "a causal graph (DAG) of how the data were generated")]
+              (bool(getattr(truth, "dag", None)), "no causal graph", "a causal graph (DAG) of how the data were generated")]
     found = [yes for present, _, yes in checks if present]
-    missing = [no for present, no, _ in checks if not present and no]
-    return (True, found) if found else (False, missing)
+    return (True, found) if found else (False, [no for present, no, _ in checks if not present and no])
 
 
 def observation_propensity(world, target: str = schema.CLICKED) -> np.ndarray:
@@ -244,7 +217,6 @@ def observation_propensity(world, target: str = schema.CLICKED) -> np.ndarray:
 
 
 def _ranking(prefix: str, lists: pd.DataFrame, relevant: pd.DataFrame, k: int) -> dict:
-    """``{prefix}_ndcg@k`` ... of ``lists`` against ``relevant`` pairs, over users with a relevant pair."""
     lists = lists[lists[schema.USER].isin(relevant[schema.USER])]
     if lists.empty:
         return {}
@@ -255,13 +227,11 @@ def _ranking(prefix: str, lists: pd.DataFrame, relevant: pd.DataFrame, k: int) -
 
 def evaluate_recommendations(recs, world, *, k: int = 10, relevant_rating: int = 4, heldout=None,
                              candidates=None, target=None) -> dict:
-    """The one evaluator of top-``k`` lists (``Pipeline.evaluate``, ``causalrec evaluate``).
+    """The one evaluator of top-``k`` lists (``user_id, item_id``, ``rank`` or ``score``).
 
-    ``recs`` (``user_id, item_id``, ``rank`` or ``score``) go through :func:`causalrec.metrics.evaluate_ranking`
-    against the randomized slice (``randomized_*``: unbiased) and ``heldout`` pairs (its ``relevant``
-    column, else rating >= ``relevant_rating``, else every row); scored ``candidates`` with a 0/1
-    ``target`` add ``logged_*``. Plus ``coverage@k``, ``mean_popularity@k`` and the simulator's
-    ``true_relevance@k`` next to a random item's and the ``k`` truly best items'.
+    ``randomized_*`` against the randomized slice (unbiased), ``heldout_*`` against ``heldout`` pairs
+    (``relevant`` 0/1, else rating >= ``relevant_rating``, else all), ``logged_*`` from scored
+    ``candidates`` with a 0/1 ``target``; ``coverage@k``, ``mean_popularity@k``, ``true_relevance*``.
 
     >>> world = cr.simulate_shop(n_users=40, n_items=20, random_state=0)
     >>> recs = pd.DataFrame({"user_id": [0, 0, 1], "item_id": [3, 4, 5], "rank": [1, 2, 1]})
@@ -306,7 +276,6 @@ def evaluate_recommendations(recs, world, *, k: int = 10, relevant_rating: int =
 @dataclass(frozen=True)
 class BranchDecision:
     """Which path of the flowchart a run took (``"causal"`` or ``"features"``), and why."""
-
     causal: bool
     reasons: tuple[str, ...]
 
@@ -318,20 +287,13 @@ class BranchDecision:
         return {"causal": self.causal, "path": self.path, "reasons": list(self.reasons)}
 
 
-class Features(NamedTuple):
-    """Item content, None when absent: TF-IDF ``text``, its ``vocabulary``, standardized ``images``."""
-
-    text: np.ndarray | None
-    vocabulary: np.ndarray | None
-    images: np.ndarray | None
+#: Item content, None when absent: TF-IDF ``text``, its ``vocabulary``, standardized ``images``.
+Features = NamedTuple("Features", [("text", Any), ("vocabulary", Any), ("images", Any)])
 
 
 @dataclass
 class PipelineReport:
-    """What a run produced: ``metrics`` (see :func:`evaluate_recommendations`), ``recommendations``
-    (``user_id, item_id, score, rank``), ``importance`` (``block, auc_drop, auc_drop_std``),
-    ``timings`` (seconds per step of :data:`STEPS`), the config, data sizes, cleaning report, branch."""
-
+    """What a run produced (``metrics``: see :func:`evaluate_recommendations`; ``timings``: per step)."""
     config: PipelineConfig
     data: dict
     cleaning: Any
@@ -341,8 +303,7 @@ class PipelineReport:
     importance: pd.DataFrame
     timings: dict
 
-    def to_dict(self) -> dict:
-        """Plain JSON types only."""
+    def to_dict(self) -> dict:  # plain JSON types only
         cleaning = {k: int(v) for k, v in dataclasses.asdict(self.cleaning).items() if isinstance(v, numbers.Integral)}
         return {"config": self.config.to_dict(), "data": dict(self.data), "cleaning": cleaning,
                 "branch": self.branch.to_dict(), "metrics": dict(self.metrics), "timings": dict(self.timings),
@@ -357,8 +318,7 @@ def _step(name: str):  # time a Pipeline step into timings_[name]
     def decorator(method):
         @functools.wraps(method)
         def timed(self, *args, **kwargs):
-            start = time.perf_counter()
-            result = method(self, *args, **kwargs)
+            start, result = time.perf_counter(), method(self, *args, **kwargs)
             self.timings_[name] = time.perf_counter() - start
             return result
         return timed
@@ -388,16 +348,15 @@ class Pipeline:
     @_step("data")
     def load(self, world) -> dict:
         """Step 1: check the input (derive ``liked``, attach propensities for ips); return its sizes."""
-        c = self.config
-        _check_world(world)
-        log = world.interactions
+        c, log = self.config, getattr(world, "interactions", None)
+        if not isinstance(log, pd.DataFrame):
+            raise TypeError(f"world must be a World (with DataFrame interactions), got {type(world).__name__}")
         if c.target == LIKED:
             if schema.RATING not in log:
                 raise ValueError(f"target={LIKED!r} needs a {schema.RATING!r} column in world.interactions")
             rating = log[schema.RATING]
             log = log.assign(**{LIKED: np.where(rating.isna(), np.nan, (rating >= c.relevant_rating).astype(float))})
-        missing = [name for name in (schema.USER, schema.ITEM, c.target) if name not in log]
-        if missing:
+        if missing := [name for name in (schema.USER, schema.ITEM, c.target) if name not in log]:
             raise ValueError(f"world.interactions lacks column(s) {missing} needed by target={c.target!r}")
         if c.debias == "ips":
             log = log.assign(**{PROPENSITY: observation_propensity(world, c.target)})
@@ -446,14 +405,12 @@ class Pipeline:
     def train(self):
         """Step 5: fit a :class:`~causalrec.Recommender` on ``train_`` (naive, or IPS-weighted)."""
         train, features = self._require("train_", "preprocess"), self._require("features_", "extract_features")
-        world, c = self.world_, self.config
-        content = {}
+        world, c, content, weights = self.world_, self.config, {}, None
         if c.model == "multimodal":
             content = {"items": world.items, "images": world.images if features.images is not None else None,
                        "text": features.text}
         elif np.array_equal(world.items[schema.ITEM].to_numpy(), np.arange(len(world.items))):
             content = {"items": world.items[[schema.ITEM]]}  # the whole catalogue, seen in training or not
-        weights = None
         if c.debias == "ips":
             if c.target != LIKED:  # clicks and purchases were observed only where the item was shown
                 train = train[train[schema.EXPOSED] == 1]
@@ -467,21 +424,14 @@ class Pipeline:
 
     @_step("importance")
     def importance(self) -> pd.DataFrame:
-        """Step 6: :func:`causalrec.explain.permutation_importance` of the network's input blocks.
-
-        Each block (user ID, item ID, the multimodal model's image and text) is shuffled across
-        ``importance_rows`` held-out rows, ``importance_repeats`` times; ``auc_drop`` is how much the
-        AUC falls: what the *model* uses, not what causes a click. ``attrs["baseline_auc"]``.
-        """
+        """Step 6: the drop in held-out AUC when each input block is shuffled (``attrs["baseline_auc"]``):
+        what the *model* uses, not what causes a click (:func:`causalrec.explain.permutation_importance`)."""
         import torch
-
         model, c = self._require("model_", "train"), self.config
-        rng = check_random_state(c.random_state)
-        test = self.test_
+        rng, test = check_random_state(c.random_state), self.test_
         if len(test) > c.importance_rows:
             test = test.iloc[np.sort(rng.choice(len(test), c.importance_rows, replace=False))]
-        net, head = model.model_, model.head_
-        items = test[schema.ITEM].to_numpy().astype(np.int64)
+        net, head, items = model.model_, model.head_, test[schema.ITEM].to_numpy().astype(np.int64)
         blocks = {"user ID": test[schema.USER].to_numpy().astype(np.int64), "item ID": items}
         blocks.update({name: getattr(net, key)[items].detach().numpy() for key, name in
                        (("item_images", "image"), ("item_text", "text")) if getattr(net, key, None) is not None})
@@ -491,7 +441,6 @@ class Pipeline:
                        if name in x}
             out = net(torch.as_tensor(x["user ID"]), torch.as_tensor(x["item ID"]), **content)
             return (out if head is None else getattr(out, head)).numpy()
-
         y = test[c.target].to_numpy().astype(int)
         if len(np.unique(y)) < 2:
             table, baseline = pd.DataFrame({"block": list(blocks), "auc_drop": np.nan, "auc_drop_std": np.nan}), np.nan
@@ -559,15 +508,12 @@ class Pipeline:
                               self.recommendations_, self.importance_, dict(self.timings_))
 
     def explain(self, user: int, *, n: int = 3) -> pd.DataFrame:
-        """Model-based reasons (not causes) for one user's list: each item's ``category`` and
-        ``category_share`` (of the user's positives), the ``n`` ``similar_past_items`` by TF-IDF
-        cosine and their best ``content_similarity``."""
+        """Model-based reasons (not causes) for ``user``'s list: ``category_share`` among their positives,
+        the ``n`` ``similar_past_items`` by TF-IDF cosine and their best ``content_similarity``."""
         recs, features = self._require("recommendations_", "recommend"), self._require("features_", "extract_features")
-        items = self.world_.items.set_index(schema.ITEM)
-        mine = recs[recs[schema.USER] == user]
+        items, mine, clean = self.world_.items.set_index(schema.ITEM), recs[recs[schema.USER] == user], self.clean_
         if mine.empty:
             raise ValueError(f"user={user!r} has no recommendations")
-        clean = self.clean_
         positives = clean.loc[(clean[schema.USER] == user) & (clean[self.config.target] == 1), schema.ITEM].unique()
         table = mine[[schema.RANK, schema.ITEM, schema.SCORE]].reset_index(drop=True)
         for column in (schema.DESCRIPTION, schema.CATEGORY):
@@ -586,7 +532,6 @@ class Pipeline:
 
 
 def run_pipeline(world, config: PipelineConfig | dict | None = None, *, verbose: bool = True) -> PipelineReport:
-    """Run the whole flowchart on ``world`` and return its :class:`PipelineReport`; a dict config goes
-    through :meth:`PipelineConfig.from_dict` (unknown keys are an error)."""
+    """Every step on ``world``; the :class:`PipelineReport` (a dict config: :meth:`PipelineConfig.from_dict`)."""
     config = PipelineConfig.from_dict(config) if isinstance(config, dict) else config or PipelineConfig()
     return Pipeline(config, verbose=verbose).run(world)
