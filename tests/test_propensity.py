@@ -106,8 +106,8 @@ def test_ips_with_true_propensities_is_unbiased_for_the_randomized_mean():
     ([0.5, 0.0], r"must lie in \(0, 1\].*never observable"),
     ([0.5, 1.2], r"must lie in \(0, 1\]; 1 value"),
     ([0.5, np.nan], "holds 1 NaN"),
-    ([[0.5]], "one-dimensional"),
-    ([], "is empty"),
+    ([[0.5]], "propensity"),
+    ([], "propensity.*empty"),
 ])
 def test_bad_propensities_are_named(values, message):
     with pytest.raises(ValueError, match=message):
