@@ -1,20 +1,10 @@
 r"""Evaluation metrics: pointwise errors, top-k ranking quality, exposure and diversity.
 
-**Pointwise** (:func:`mse`, :func:`mae`, :func:`rmse`, :func:`accuracy`,
-:func:`precision_recall_f1`, :func:`auc`) take equal-length arrays and an optional
-``sample_weight`` and call :mod:`sklearn.metrics`. A weighted metric is
-:math:`\sum_i w_i \ell_i / \sum_i w_i`; with :math:`w_i = 1/p_i` it is the
-self-normalised IPS estimate under uniform exposure.
-
-**Ranking** metrics take two DataFrames with :mod:`causalrec.schema` columns:
-``recommendations`` (``user_id``, ``item_id`` and ``score``, higher first, or
-``rank``, 1 first, which wins when both exist) and ``relevant`` (``user_id``,
-``item_id``, optionally a graded relevance column). Each pair appears once.
-Ties are broken by item id (ascending), so row order never matters. Metrics
-are averaged over the users with a relevant item; such a user with no list
-scores 0. NDCG has linear gain and the discount :math:`1/\log_2(1 + \text{position})`,
-as sklearn's ``ndcg_score``. :func:`evaluate_ranking` is the one evaluator; the
-single metrics (:func:`ndcg_at_k` ...) are its entries.
+Pointwise metrics call :mod:`sklearn.metrics`; with ``sample_weight`` :math:`w_i = 1/p_i`
+a weighted mean is the self-normalised IPS estimate under uniform exposure.
+Ranking metrics take ``recommendations`` (``user_id``, ``item_id`` and ``score``, higher
+first, or ``rank``, which wins) and ``relevant`` pairs; ties go to the smaller item id, so
+row order never matters. They average over users with a relevant item (no list scores 0).
 """
 
 from __future__ import annotations
@@ -35,7 +25,6 @@ RANKING_METRICS = ("precision_at_k", "recall_at_k", "f1_at_k", "ndcg_at_k", "map
 USER, ITEM = schema.USER, schema.ITEM
 
 
-# ------------------------------------------------------------------ pointwise
 def _vector(values, name: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.dtype.kind not in "biuf":
@@ -127,7 +116,6 @@ def auc(y_true, scores, *, sample_weight=None) -> float:
     return float(skm.roc_auc_score(y, s, sample_weight=w))
 
 
-# ------------------------------------------------------------------ ranking
 def _check_pairs(df, name: str, extra=()) -> pd.DataFrame:
     check_dataframe(df, name, [USER, ITEM, *extra])
     for column in (USER, ITEM):
@@ -174,10 +162,8 @@ def ranking_metrics_by_user(recommendations, relevant, k: int = 10, *, relevance
                             threshold=None) -> pd.DataFrame:
     """Every ranking metric of each user with a relevant item: a DataFrame indexed by ``user_id``.
 
-    ``k`` is the list length; ``relevance_col`` names a graded, non-negative
-    relevance column of ``relevant`` (NDCG's gain; 0 is not relevant); with
-    ``threshold`` too, a row is relevant (gain 1) when that column is at least
-    ``threshold``. Columns: ``n_relevant``, ``hits`` and the six metrics.
+    ``relevance_col`` names a graded, non-negative gain column of ``relevant`` (0: not
+    relevant); with ``threshold``, a row is relevant (gain 1) when that column is at least it.
 
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11], "score": [0.9, 0.2, 0.3, 0.6]})
     >>> rel = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]})
@@ -217,8 +203,8 @@ def evaluate_ranking(recommendations, relevant, k: int = 10, *, relevance_col=No
                      n_items: int | None = None, item_popularity=None) -> dict:
     """Score top-``k`` lists against relevant pairs: the package's one evaluator.
 
-    A dict: the six means of :func:`ranking_metrics_by_user` (same arguments), ``n_users``, and
-    given ``n_items`` or ``item_popularity``, ``catalogue_coverage`` or ``mean_popularity`` of the top ``k``.
+    The means of :func:`ranking_metrics_by_user`, ``n_users``, and given ``n_items`` or
+    ``item_popularity``, ``catalogue_coverage`` or ``mean_popularity``.
 
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11], "score": [0.9, 0.2, 0.3, 0.6]})
     >>> evaluate_ranking(recs, pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]}), k=1)["hit_rate_at_k"]
@@ -235,37 +221,25 @@ def evaluate_ranking(recommendations, relevant, k: int = 10, *, relevance_col=No
     return result
 
 
-def precision_at_k(recommendations, relevant, k: int = 10, *, relevance_col=None) -> float:
-    """Share of each user's top ``k`` that is relevant (divided by ``k`` even for shorter lists)."""
-    return evaluate_ranking(recommendations, relevant, k, relevance_col=relevance_col)["precision_at_k"]
+def _entry(name: str, doc: str):
+    """A single metric: one entry of :func:`evaluate_ranking`."""
+    def metric(recommendations, relevant, k: int = 10, *, relevance_col=None) -> float:
+        return evaluate_ranking(recommendations, relevant, k, relevance_col=relevance_col)[name]
+    metric.__name__ = metric.__qualname__ = name
+    metric.__doc__ = doc
+    return metric
 
 
-def recall_at_k(recommendations, relevant, k: int = 10, *, relevance_col=None) -> float:
-    """Share of each user's relevant items found in the top ``k``."""
-    return evaluate_ranking(recommendations, relevant, k, relevance_col=relevance_col)["recall_at_k"]
+precision_at_k = _entry("precision_at_k", "Share of each user's top ``k`` that is relevant (divided by ``k`` even "
+                                          "for shorter lists).")
+recall_at_k = _entry("recall_at_k", "Share of each user's relevant items found in the top ``k``.")
+f1_at_k = _entry("f1_at_k", "Mean over users of the harmonic mean of P@k and R@k: ``2 hits / (k + n_relevant)``.")
+ndcg_at_k = _entry("ndcg_at_k", r"Mean over users of :math:`\sum_{i \le k} g(i) / \log_2(i + 1)` over its best "
+                                r"possible value.")
+map_at_k = _entry("map_at_k", "Mean average precision: precision at each hit, summed, over ``min(k, n_relevant)``.")
+hit_rate_at_k = _entry("hit_rate_at_k", "Share of users with at least one relevant item in their top ``k``.")
 
 
-def f1_at_k(recommendations, relevant, k: int = 10, *, relevance_col=None) -> float:
-    """Mean over users of the harmonic mean of P@k and R@k: ``2 hits / (k + n_relevant)``."""
-    return evaluate_ranking(recommendations, relevant, k, relevance_col=relevance_col)["f1_at_k"]
-
-
-def ndcg_at_k(recommendations, relevant, k: int = 10, *, relevance_col=None) -> float:
-    r"""Mean over users of :math:`\sum_{i \le k} g(i) / \log_2(i + 1)` over its best possible value."""
-    return evaluate_ranking(recommendations, relevant, k, relevance_col=relevance_col)["ndcg_at_k"]
-
-
-def map_at_k(recommendations, relevant, k: int = 10, *, relevance_col=None) -> float:
-    """Mean average precision: precision at each hit, summed, over ``min(k, n_relevant)``."""
-    return evaluate_ranking(recommendations, relevant, k, relevance_col=relevance_col)["map_at_k"]
-
-
-def hit_rate_at_k(recommendations, relevant, k: int = 10, *, relevance_col=None) -> float:
-    """Share of users with at least one relevant item in their top ``k``."""
-    return evaluate_ranking(recommendations, relevant, k, relevance_col=relevance_col)["hit_rate_at_k"]
-
-
-# ------------------------------------------------------------------ beyond accuracy
 def _listed(recommendations, k) -> pd.DataFrame:
     return _ranked(recommendations, k) if k is not None else _check_pairs(recommendations, "recommendations")
 
@@ -286,8 +260,7 @@ def catalogue_coverage(recommendations, n_items: int, *, k: int | None = None) -
 def mean_popularity(recommendations, item_popularity, *, k: int | None = None) -> float:
     """Mean popularity of each user's listed items, averaged over users.
 
-    ``item_popularity`` is a Series indexed by item id, or a DataFrame with
-    ``item_id`` and ``popularity``; every listed item needs a value.
+    ``item_popularity``: a Series indexed by item id, or a DataFrame with ``item_id`` and ``popularity``.
 
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 11, 10]})
     >>> mean_popularity(recs, pd.Series({10: 100.0, 11: 20.0}))   # (60 + 100) / 2
@@ -307,7 +280,6 @@ def mean_popularity(recommendations, item_popularity, *, k: int | None = None) -
     return float(values.groupby(rows[USER]).mean().mean())
 
 
-# ------------------------------------------------------------------ fairness and diversity
 def position_weight(rank) -> np.ndarray:
     """Exposure of list slot ``rank`` (1 = top): ``1 / log2(rank + 1)``, NDCG's discount.
 
@@ -333,12 +305,9 @@ def _groups(groups, name: str, ids: pd.Series, what: str) -> np.ndarray:
 def exposure_by_group(recommendations, item_groups, *, k: int | None = None, reference=None) -> pd.DataFrame:
     r"""Position-weighted exposure share of each item group, next to its reference share.
 
-    Each listed item gets :func:`position_weight` of its slot; a group's
-    ``exposure_share`` is its total over everyone's lists over the grand total.
-    ``reference_share`` is the group's share of the catalogue (``item_share``)
-    unless ``reference`` gives a non-negative weight per group, e.g. its share
-    of true relevance (exposure proportional to merit, Singh and Joachims, 2018).
-    Columns: ``exposure``, ``exposure_share``, ``n_items``, ``item_share``, ``reference_share``.
+    Each listed item gets :func:`position_weight` of its slot. ``reference_share`` is the
+    group's share of the catalogue unless ``reference`` gives a weight per group, e.g. of
+    true relevance (exposure proportional to merit, Singh and Joachims, 2018).
 
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 12], "rank": [1, 2, 1, 2]})
     >>> groups = pd.Series({10: "popular", 11: "tail", 12: "tail", 13: "tail"})
@@ -376,9 +345,7 @@ def ranking_metrics_by_group(recommendations, relevant, groups, *, by: str = "us
                              relevance_col=None) -> pd.DataFrame:
     """Ranking metrics per user group (``by="user"``) or item group (``by="item"``).
 
-    Per user group: the means of :func:`ranking_metrics_by_user` within each
-    group. Per item group: the metrics with only that group's items relevant
-    (counting the users who have one). Returns ``n_users`` and the six metrics per group.
+    Per item group, only that group's items count as relevant (and their users as users).
 
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11], "score": [0.9, 0.2, 0.3, 0.6]})
     >>> rel = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]})
@@ -407,8 +374,7 @@ def ranking_metrics_by_group(recommendations, relevant, groups, *, by: str = "us
 def intra_list_diversity(recommendations, item_vectors, *, k: int | None = None) -> float:
     r"""Mean pairwise cosine distance within each list, averaged over users (Ziegler et al., 2005).
 
-    Row ``i`` of ``item_vectors`` (n_items, n_features) describes item id ``i``;
-    an all-zero row is unlike everything. One-item lists are left out.
+    Row ``i`` of ``item_vectors`` describes item id ``i``. One-item lists are left out.
 
     >>> vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [0, 1, 0, 2], "rank": [1, 2, 1, 2]})

@@ -1,23 +1,11 @@
 """Recommender networks as plain :class:`torch.nn.Module` s (forward passes only).
 
-- :class:`MatrixFactorization`: user and item vectors, their dot product plus biases.
-- :class:`NeuMF`: neural collaborative filtering, a GMF branch (element-wise
-  product of embeddings) beside an MLP branch, joined by one output layer.
-- :class:`MultimodalRecommender`: ID embeddings, a small CNN over each item's
-  image and a text tower over its TF-IDF vector, fused as **2-D** ``(batch,
-  features)`` tensors by an MLP with two heads: *interest* (a score; a softmax
-  over a user's candidates gives a distribution) and *purchase* (a logit).
-
-The source article concatenates a 2-D ID embedding with a 4-D convolution output
-and flattens with a hard-coded ``hidden_dim * 7 * 7``; neither runs. Here the CNN
-ends in an adaptive average pool, so the image features have a fixed width
-whatever the image size, and every part is 2-D before the concatenation.
-
-Conventions: IDs are int64 tensors of shape (B,) holding ``0 .. n - 1``; every
-model returns raw scores (logits); ``score_all(users)`` scores the whole
-catalogue, shape (B, n_items). Sizes are checked when a model is built; inputs
-are checked once where they enter the package (:mod:`causalrec.recommenders`),
-never in ``forward``. Training lives in :mod:`causalrec.train`.
+IDs are int64 tensors of shape (B,) holding ``0 .. n - 1``; every model returns raw
+scores (logits); ``score_all(users)`` scores the whole catalogue, shape (B, n_items).
+Sizes are checked when a model is built, inputs where they enter the package
+(:mod:`causalrec.recommenders`), never in ``forward``. The source article joins a 2-D
+embedding with a 4-D convolution output, which cannot run; here the CNN ends in an
+adaptive pool, so every part is 2-D, of fixed width, before the concatenation.
 """
 
 from __future__ import annotations
@@ -75,8 +63,6 @@ class MatrixFactorization(_Scorer):
 
     Parameters
     ----------
-    n_users, n_items : int
-    dim : int, length of :math:`p_u, q_i`.
     init_std : float, standard deviation of the vectors' normal start (biases start at 0).
 
     Examples
@@ -115,9 +101,7 @@ class MatrixFactorization(_Scorer):
 class NeuMF(_Scorer):
     """Neural matrix factorization: a GMF branch and an MLP branch, fused by one linear layer.
 
-    GMF multiplies a user and an item vector element-wise, (B, dim); the MLP branch
-    concatenates two *other* embeddings, (B, 2 dim), through ``hidden`` ReLU layers;
-    the output layer reads both, (B, dim + hidden[-1]).
+    GMF multiplies user and item vectors element-wise; the MLP reads two *other* embeddings.
 
     Examples
     --------
@@ -216,35 +200,20 @@ def _content(values, name: str, n_items: int, ndim: int) -> torch.Tensor:
 class MultimodalRecommender(nn.Module):
     """ID embeddings, an image CNN and a text tower, fused by an MLP with two heads.
 
-    **Item tower.** An item's ID embedding (B, dim), CNN features of its image and
-    text features of its TF-IDF vector are concatenated and projected to ``v`` (B, dim).
-    **Fusion.** With the user's embedding ``u``, the MLP reads ``[u, v, u * v]``
-    (B, 3 dim); two linear heads give the interest score and the purchase logit.
-
-    The catalogue's images and texts are buffers (saved in the state dict), so
-    ``forward(users, items)`` needs IDs only; the towers encode only the distinct
-    items of a batch. Items outside the catalogue (cold start) are scored by
-    passing their content as ``images=`` / ``text=``; with ``use_item_ids=False``
-    items are described by content alone and ``items`` may be omitted.
+    The item vector ``v`` projects the item's ID embedding, image and text features;
+    the MLP reads ``[u, v, u * v]`` and two heads give the interest score and purchase logit.
+    The catalogue's content is kept as buffers, so ``forward`` needs IDs only; new items
+    (cold start) are scored from ``images=`` / ``text=``, without IDs if ``use_item_ids=False``.
 
     Parameters
     ----------
-    n_users, n_items : int
     images : float (n_items, 1, H, W), optional, standardized (:func:`causalrec.prep.normalize_images`).
     text : float (n_items, vocabulary_size), optional, e.g. TF-IDF.
-    dim : int, length of ``u`` and ``v``.
-    use_item_ids : bool, include the item ID embedding.
-    channels, pooled_size : of the :class:`ImageTower`; text_hidden : of the :class:`TextTower`.
-    hidden : sizes of the fusion MLP; dropout : after each fusion layer.
-    init_std : standard deviation of the ID embeddings' start.
 
     Examples
     --------
     >>> _ = torch.manual_seed(0)
-    >>> model = MultimodalRecommender(n_users=4, n_items=6, images=torch.rand(6, 1, 16, 16),
-    ...                               text=torch.rand(6, 12), dim=8)
-    >>> model(torch.tensor([0, 3]), torch.tensor([5, 2])).purchase.shape
-    torch.Size([2])
+    >>> model = MultimodalRecommender(n_users=4, n_items=6, images=torch.rand(6, 1, 16, 16), dim=8)
     >>> model.score_all(torch.tensor([1]), head="purchase").shape
     torch.Size([1, 6])
     >>> cold = MultimodalRecommender(4, 6, images=torch.rand(6, 1, 16, 16), dim=8, use_item_ids=False)
@@ -290,11 +259,7 @@ class MultimodalRecommender(nn.Module):
         self.purchase_head = nn.Linear(self.hidden[-1], 1)
 
     def item_vectors(self, items=None, *, images=None, text=None) -> torch.Tensor:
-        """The item tower's output ``v``, shape (B, dim); all catalogue items when nothing is given.
-
-        ``images`` (B, 1, H, W) and ``text`` (B, vocabulary_size) replace the
-        catalogue's content of these rows (new items, or edited images).
-        """
+        """The item vectors ``v`` (B, dim), from the catalogue or the given ``images``/``text``."""
         if items is None and images is None and text is None:
             items = torch.arange(self.n_items)
         distinct, inverse = (None, None) if items is None else torch.unique(items, return_inverse=True)
@@ -318,10 +283,7 @@ class MultimodalRecommender(nn.Module):
         return self._heads(self.user_embedding(users), self.item_vectors(items, images=images, text=text))
 
     def score_all(self, users, *, head: str = "interest", max_pairs: int = 262_144) -> torch.Tensor:
-        """One head's scores of every catalogue item for each user, shape (B, n_items).
-
-        The item tower runs once for the catalogue, the fusion MLP ``max_pairs`` rows at a time.
-        """
+        """One head's scores of every catalogue item for each user, shape (B, n_items)."""
         if head not in self.HEADS:
             raise ValueError(f"head must be one of {self.HEADS}, got {head!r}")
         items = self.item_vectors()

@@ -1,10 +1,8 @@
 """A recommender's layers in plain numpy, to be read (chapter 02); torch trains.
 
-Batches are rows (shape ``(n, d)``); weights have :class:`torch.nn.Linear`'s
-shape ``(out_features, in_features)``, so a batch maps to ``X @ W.T + b``.
-Inputs become float64; NaN, infinities and out-of-range IDs are refused. No
-exponential of a positive number is taken, so nothing overflows.
-``tests/test_nn.py`` checks every function and gradient against torch.
+Weights have :class:`torch.nn.Linear`'s shape ``(out_features, in_features)``, so a batch
+of rows maps to ``X @ W.T + b``. No exponential of a positive number is taken, so nothing
+overflows. ``tests/test_nn.py`` checks every function and gradient against torch.
 """
 
 from __future__ import annotations
@@ -48,7 +46,6 @@ def _scores(x, axis) -> tuple[np.ndarray, int]:
     return x, int(axis)
 
 
-# ------------------------------------------------------------------ activations
 def relu(x) -> np.ndarray:
     """``max(0, x)`` elementwise.
 
@@ -108,7 +105,6 @@ def softmax_jacobian(x) -> np.ndarray:
     return p[..., :, None] * (np.eye(p.shape[-1]) - p[..., None, :])
 
 
-# ------------------------------------------------------------------ losses
 def _logits_targets(logits, targets) -> tuple[np.ndarray, np.ndarray]:
     logits = _floats(logits, "logits", ndim=2)
     if 0 in logits.shape:
@@ -169,7 +165,6 @@ def binary_cross_entropy_grad(logits, targets) -> np.ndarray:
     return (sigmoid(z) - y) / z.size
 
 
-# ------------------------------------------------------------------ embeddings and a dense layer
 def one_hot(ids, n: int) -> np.ndarray:
     """Rows of zeros with a 1 at column ``ids[r]``: shape ``ids.shape + (n,)``.
 
@@ -193,11 +188,8 @@ def embedding_lookup(weight, ids) -> np.ndarray:
 
 
 def embedding_as_matmul(weight, ids) -> np.ndarray:
-    """The same rows as :func:`embedding_lookup`, as ``one_hot(ids) @ weight``.
-
-    A lookup is a bias-free linear layer on one-hot input; indexing reads ``dim``
-    numbers per ID where the product does ``n_ids * dim`` multiplications.
-    """
+    """The same rows as :func:`embedding_lookup`, as ``one_hot(ids) @ weight``: a lookup is a
+    bias-free linear layer on one-hot input, and indexing skips ``n_ids * dim`` multiplications."""
     weight = _floats(weight, "weight", ndim=2)
     return one_hot(ids, weight.shape[0]) @ weight
 
@@ -227,13 +219,10 @@ def dense_layer(x, W, b=None, activation=None) -> np.ndarray:
 
 
 def dense_layer_grad(x, W, grad_out) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of the linear part ``z = x @ W.T + b``, given ``grad_out = dL/dz``.
+    """``(dL/dx, dL/dW, dL/db) = (grad_out @ W, grad_out.T @ x, grad_out.sum(0))`` for
+    ``z = x @ W.T + b`` and ``grad_out = dL/dz`` (an activation's slope already chained in).
 
-    Returns ``(dL/dx, dL/dW, dL/db)`` = ``(grad_out @ W, grad_out.T @ x, grad_out summed over rows)``
-    for a batch ``x`` (n, in_features); chain an activation's slope into ``grad_out`` first.
-
-    >>> dx, dW, db = dense_layer_grad([[1.0, 2.0]], [[3.0, 4.0]], [[1.0]])
-    >>> dx, dW, db
+    >>> dense_layer_grad([[1.0, 2.0]], [[3.0, 4.0]], [[1.0]])
     (array([[3., 4.]]), array([[1., 2.]]), array([1.]))
     """
     x, W, _ = _dense_inputs(x, W, None)

@@ -1,8 +1,6 @@
 """From raw logs to model-ready data: cleaning with a report, labels, text and image features, splits.
 
-Each step reports what it changed or refuses bad input, naming the column or value. The
-libraries do the rest: encode IDs with ``codes, ids = pandas.factorize(df["user_id"])``
-(or sklearn's ``OrdinalEncoder``), scale numeric features with sklearn's ``StandardScaler``.
+Encode IDs with ``pandas.factorize`` and scale features with sklearn's ``StandardScaler``.
 """
 
 from __future__ import annotations
@@ -30,9 +28,7 @@ _REASONS = ("missing_ids", "missing_values", "out_of_range_ratings", "unknown_us
 class CleaningReport:
     """What :func:`clean_interactions` removed, and why: one count per reason, in the order checked.
 
-    Each removed row is counted once, under the first reason that applies, so the counts add
-    up to :attr:`removed`. ``reasons`` holds one entry per removed row (index: its label in
-    the input), so ``df.loc[report.reasons.index]`` shows them.
+    ``reasons`` has one entry per removed row, so ``df.loc[report.reasons.index]`` shows them.
     """
 
     rows_in: int
@@ -63,17 +59,12 @@ class CleaningReport:
 
 def clean_interactions(df, *, known_users=None, known_items=None, rating_range=_RANGE, require=(),
                        dedupe_on=None, keep="first") -> tuple[pd.DataFrame, CleaningReport]:
-    """Remove unusable interaction rows, and report how many went for each reason.
-    A row is removed, counted under the first reason that applies, when (1) its user or
-    item ID is missing; (2) a column in ``require`` is NaN (ratings are not required by
-    default: NaN means "not rated"); (3) its rating is given but outside ``rating_range``
-    (None: not checked); (4) its user is not in ``known_users``, (5) its item not in
-    ``known_items`` (when given); (6) it repeats a row on ``dedupe_on`` (default user, item
-    and, when present, day; ``()`` keeps duplicates), among rows that passed (1)-(5), so
-    a valid copy is never lost to an invalid one. The input is not modified.
+    """Remove unusable interaction rows; return ``(clean, report)``, a :class:`CleaningReport`.
 
-    Returns ``(clean, report)``: the kept rows in input order with their index labels (an ID
-    column that was float only because of NaN becomes int64), and a :class:`CleaningReport`.
+    A row goes, under the first reason that applies, for a missing ID, a NaN in ``require``
+    (a NaN rating means "not rated"), a rating outside ``rating_range``, an ID not in
+    ``known_users``/``known_items``, or repeating a valid row on ``dedupe_on`` (default user,
+    item, day; ``()`` keeps duplicates), so a valid copy is never lost to an invalid one.
 
     >>> df = pd.DataFrame({"user_id": [0, 0, 1, 1, None], "item_id": [5, 5, 6, 7, 8],
     ...                    "rating": [4.0, 4.0, 9.0, None, 3.0]})
@@ -138,8 +129,6 @@ def _out_of_range(df: pd.DataFrame, name: str, rating_range):
 def check_ratings(df, *, rating_range=_RANGE, allow_missing=True, name="df") -> None:
     """Raise unless ``df["rating"]`` is numeric and every given rating lies in ``rating_range``.
 
-    The strict counterpart of :func:`clean_interactions`: it removes nothing, it refuses.
-
     >>> check_ratings(pd.DataFrame({"rating": [4.0, -1.0]}))
     Traceback (most recent call last):
     ...
@@ -158,8 +147,7 @@ def check_ratings(df, *, rating_range=_RANGE, allow_missing=True, name="df") -> 
 def binarize_ratings(df, *, threshold=4, rating_range=_RANGE) -> pd.DataFrame:
     """A copy of ``df`` with a 0/1 ``label`` column: 1 where ``rating >= threshold``.
 
-    A 1-5 rating is ordinal, not a class: a cross-entropy loss needs a binary target
-    ("liked it" = 4 or 5 stars). Every rating must be given and in ``rating_range``.
+    A 1-5 rating is ordinal, not a class: a cross-entropy loss needs a binary target.
 
     >>> binarize_ratings(pd.DataFrame({"rating": [5.0, 3.0, 4.0]}))["label"].tolist()
     [1, 0, 1]
@@ -173,12 +161,8 @@ def binarize_ratings(df, *, threshold=4, rating_range=_RANGE) -> pd.DataFrame:
 class TextVectorizer(BaseEstimator):
     """TF-IDF (or bag-of-words) vectors of short texts, as a dense float32 array a network takes.
 
-    A thin use of scikit-learn's ``TfidfVectorizer`` (``kind="tfidf"``: smoothed IDF, rows of
-    unit L2 norm) or ``CountVectorizer`` (``kind="bow"``: raw counts); ``min_df``,
-    ``max_features`` and ``ngram_range`` are passed on. ``sparse=True`` returns a CSR matrix.
-
-    Learned: ``vectorizer_`` (the scikit-learn one), ``vocabulary_`` (term -> column,
-    alphabetical) and ``n_features_``.
+    scikit-learn's ``TfidfVectorizer`` (``kind="tfidf"``) or ``CountVectorizer`` (``"bow"``)
+    underneath; ``sparse=True`` returns a CSR matrix.
 
     >>> vec = TextVectorizer(kind="bow").fit(["red shoe", "blue shoe shoe"])
     >>> vec.vocabulary_, vec.transform(["shoe red shoe"]).tolist()
@@ -230,9 +214,8 @@ class NormalizedImages(NamedTuple):
 def normalize_images(images, *, mean=None, std=None) -> NormalizedImages:
     """Standardize grayscale images ``(x - mean) / std`` and add the channel axis a CNN expects.
 
-    ``images``: shape (n, H, W) or (n, 1, H, W), values in [0, 1] (``uint8`` is divided by 255).
-    ``mean`` and ``std`` (one each over all pixels) are computed from ``images`` unless given:
-    compute them on the training images and pass them back in for the others.
+    ``images`` (n, H, W) or (n, 1, H, W) lie in [0, 1] (``uint8`` is divided by 255). Compute
+    ``mean`` and ``std`` on the training images and pass them in for the others.
 
     >>> out, mean, std = normalize_images(np.array([[[0.0, 1.0], [0.0, 1.0]]]))
     >>> out.shape, out.dtype, mean, std
@@ -280,9 +263,7 @@ def random_split(df, *, test_size=0.2, random_state=0) -> tuple[pd.DataFrame, pd
     """Split rows at random: ``round(test_size * n)`` to test (at least 1, at most n - 1).
 
     Right only when rows are exchangeable; a recommender is judged on the future
-    (:func:`temporal_split`) or on each user's last step (:func:`leave_one_out`). Every
-    split returns ``(train, test)``: disjoint, together the rows of ``df``, each in
-    input order with the input's index labels.
+    (:func:`temporal_split`) or on each user's last step (:func:`leave_one_out`).
 
     >>> train, test = random_split(pd.DataFrame({"user_id": range(10), "item_id": range(10)}), test_size=0.3)
     >>> len(train), len(test)
@@ -299,8 +280,7 @@ def random_split(df, *, test_size=0.2, random_state=0) -> tuple[pd.DataFrame, pd
 def temporal_split(df, *, test_size=None, cutoff=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train on the past, test on the future: rows with ``day >= cutoff`` are test.
 
-    Give ``cutoff`` or ``test_size`` (default 0.2: the cutoff is the day whose share of rows
-    on or after it is closest, ties to the earlier day). Days are never split.
+    Give ``cutoff`` or ``test_size`` (default 0.2, the closest share of whole days).
 
     >>> df = pd.DataFrame({"user_id": [0, 0, 1, 1, 2], "item_id": [1, 2, 1, 3, 2], "day": [0, 1, 1, 2, 3]})
     >>> [part["day"].tolist() for part in temporal_split(df, cutoff=2)]
