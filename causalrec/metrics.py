@@ -230,12 +230,10 @@ def _entry(name: str, doc: str):
     return metric
 
 
-precision_at_k = _entry("precision_at_k", "Share of each user's top ``k`` that is relevant (divided by ``k`` even "
-                                          "for shorter lists).")
+precision_at_k = _entry("precision_at_k", "Share of each user's top ``k`` that is relevant (over ``k`` always).")
 recall_at_k = _entry("recall_at_k", "Share of each user's relevant items found in the top ``k``.")
 f1_at_k = _entry("f1_at_k", "Mean over users of the harmonic mean of P@k and R@k: ``2 hits / (k + n_relevant)``.")
-ndcg_at_k = _entry("ndcg_at_k", r"Mean over users of :math:`\sum_{i \le k} g(i) / \log_2(i + 1)` over its best "
-                                r"possible value.")
+ndcg_at_k = _entry("ndcg_at_k", r"Mean over users of :math:`\sum_{i \le k} g(i) / \log_2(i + 1)` over its maximum.")
 map_at_k = _entry("map_at_k", "Mean average precision: precision at each hit, summed, over ``min(k, n_relevant)``.")
 hit_rate_at_k = _entry("hit_rate_at_k", "Share of users with at least one relevant item in their top ``k``.")
 
@@ -258,9 +256,7 @@ def catalogue_coverage(recommendations, n_items: int, *, k: int | None = None) -
 
 
 def mean_popularity(recommendations, item_popularity, *, k: int | None = None) -> float:
-    """Mean popularity of each user's listed items, averaged over users.
-
-    ``item_popularity``: a Series indexed by item id, or a DataFrame with ``item_id`` and ``popularity``.
+    """Mean over users of their list's ``item_popularity`` (a Series by item id, or a frame with ``popularity``).
 
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 11, 10]})
     >>> mean_popularity(recs, pd.Series({10: 100.0, 11: 20.0}))   # (60 + 100) / 2
@@ -305,9 +301,8 @@ def _groups(groups, name: str, ids: pd.Series, what: str) -> np.ndarray:
 def exposure_by_group(recommendations, item_groups, *, k: int | None = None, reference=None) -> pd.DataFrame:
     r"""Position-weighted exposure share of each item group, next to its reference share.
 
-    Each listed item gets :func:`position_weight` of its slot. ``reference_share`` is the
-    group's share of the catalogue unless ``reference`` gives a weight per group, e.g. of
-    true relevance (exposure proportional to merit, Singh and Joachims, 2018).
+    ``reference_share`` is the group's share of the catalogue, or of ``reference`` weights, e.g.
+    of true relevance (exposure proportional to merit, Singh and Joachims, 2018).
 
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 12], "rank": [1, 2, 1, 2]})
     >>> groups = pd.Series({10: "popular", 11: "tail", 12: "tail", 13: "tail"})

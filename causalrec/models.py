@@ -61,9 +61,7 @@ class _Scorer(nn.Module):
 class MatrixFactorization(_Scorer):
     r"""Matrix factorization with biases, :math:`\hat s_{ui} = p_u \cdot q_i + b_u + c_i + g`.
 
-    Parameters
-    ----------
-    init_std : float, standard deviation of the vectors' normal start (biases start at 0).
+    The vectors start normal with standard deviation ``init_std``, the biases at 0.
 
     Examples
     --------
@@ -99,9 +97,7 @@ class MatrixFactorization(_Scorer):
 
 
 class NeuMF(_Scorer):
-    """Neural matrix factorization: a GMF branch and an MLP branch, fused by one linear layer.
-
-    GMF multiplies user and item vectors element-wise; the MLP reads two *other* embeddings.
+    """Neural matrix factorization: a GMF branch (element-wise product) beside an MLP, fused by one linear layer.
 
     Examples
     --------
@@ -142,10 +138,9 @@ class TwoHeads(NamedTuple):
 
 
 class ImageTower(nn.Module):
-    """conv 3x3 -> ReLU -> max-pool 2 -> conv 3x3 -> ReLU -> adaptive average pool -> flatten.
+    """Two 3x3 convolutions, then an adaptive average pool: (N, 1, H, W) -> (N, ``out_features``) for any size.
 
-    Input (N, 1, H, W) with ``H, W >= 2 * pooled_size``; output (N, ``channels[1] * pooled_size**2``)
-    for any image size. A ``pooled_size`` above 1 keeps *where* a pattern is.
+    A ``pooled_size`` above 1 keeps *where* a pattern is.
 
     >>> tower = ImageTower(channels=(4, 8), pooled_size=2)
     >>> tower(torch.zeros(3, 1, 16, 16)).shape, tower(torch.zeros(3, 1, 28, 20)).shape

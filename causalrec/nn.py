@@ -77,8 +77,7 @@ def sigmoid_grad(x) -> np.ndarray:
 
 
 def softmax(x, axis: int = -1) -> np.ndarray:
-    """Probabilities ``exp(x_i) / sum_k exp(x_k)`` along ``axis``, after subtracting the maximum
-    (softmax ignores a common shift, and every exponent is then <= 0).
+    """Probabilities ``exp(x_i) / sum_k exp(x_k)`` along ``axis``, shifted by the maximum so no exponent is > 0.
 
     >>> np.round(softmax([1000.0, 1001.0]), 3)
     array([0.269, 0.731])
@@ -145,8 +144,7 @@ def _binary(logits, targets) -> tuple[np.ndarray, np.ndarray]:
 
 
 def binary_cross_entropy(logits, targets) -> float:
-    """Mean ``-(y log s(z) + (1 - y) log(1 - s(z)))`` of a sigmoid head from logits ``z``, computed as
-    ``max(z, 0) - y z + log(1 + exp(-|z|))``: no overflow, no log of 0.
+    """Mean ``-(y log s(z) + (1 - y) log(1 - s(z)))`` as ``max(z, 0) - y z + log(1 + exp(-|z|))``: no overflow.
 
     >>> round(binary_cross_entropy([0.0, 3.0, -3.0], [1, 1, 0]), 3)
     0.263

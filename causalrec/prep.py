@@ -1,6 +1,6 @@
 """From raw logs to model-ready data: cleaning with a report, labels, text and image features, splits.
 
-Encode IDs with ``pandas.factorize`` and scale features with sklearn's ``StandardScaler``.
+Encode IDs with ``pandas.factorize``, scale features with sklearn's ``StandardScaler``.
 """
 
 from __future__ import annotations
@@ -47,11 +47,7 @@ class CleaningReport:
         return self.rows_in - self.rows_out
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per reason: ``rows_removed`` and their ``share`` of ``rows_in``.
-
-        >>> CleaningReport(rows_in=4, rows_out=3, duplicates=1).to_frame()["rows_removed"].tolist()
-        [0, 0, 0, 0, 0, 1]
-        """
+        """One row per reason: ``rows_removed`` and their ``share`` of ``rows_in``."""
         counts = np.array([getattr(self, r) for r in _REASONS], dtype=np.int64)
         return pd.DataFrame({"rows_removed": counts, "share": counts / max(self.rows_in, 1)},
                             index=pd.Index(_REASONS, name="reason"))
@@ -145,9 +141,7 @@ def check_ratings(df, *, rating_range=_RANGE, allow_missing=True, name="df") -> 
 
 
 def binarize_ratings(df, *, threshold=4, rating_range=_RANGE) -> pd.DataFrame:
-    """A copy of ``df`` with a 0/1 ``label`` column: 1 where ``rating >= threshold``.
-
-    A 1-5 rating is ordinal, not a class: a cross-entropy loss needs a binary target.
+    """A copy of ``df`` with a 0/1 ``label`` (1 where ``rating >= threshold``) for a cross-entropy loss.
 
     >>> binarize_ratings(pd.DataFrame({"rating": [5.0, 3.0, 4.0]}))["label"].tolist()
     [1, 0, 1]
@@ -159,10 +153,7 @@ def binarize_ratings(df, *, threshold=4, rating_range=_RANGE) -> pd.DataFrame:
 
 
 class TextVectorizer(BaseEstimator):
-    """TF-IDF (or bag-of-words) vectors of short texts, as a dense float32 array a network takes.
-
-    scikit-learn's ``TfidfVectorizer`` (``kind="tfidf"``) or ``CountVectorizer`` (``"bow"``)
-    underneath; ``sparse=True`` returns a CSR matrix.
+    """TF-IDF (``kind="tfidf"``) or bag-of-words (``"bow"``) vectors of texts, dense float32 (``sparse=True``: CSR).
 
     >>> vec = TextVectorizer(kind="bow").fit(["red shoe", "blue shoe shoe"])
     >>> vec.vocabulary_, vec.transform(["shoe red shoe"]).tolist()
@@ -260,10 +251,7 @@ def _checked_log(df, time=None, *, min_rows=2):
 
 
 def random_split(df, *, test_size=0.2, random_state=0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split rows at random: ``round(test_size * n)`` to test (at least 1, at most n - 1).
-
-    Right only when rows are exchangeable; a recommender is judged on the future
-    (:func:`temporal_split`) or on each user's last step (:func:`leave_one_out`).
+    """Split ``round(test_size * n)`` rows to test at random; right only for exchangeable rows.
 
     >>> train, test = random_split(pd.DataFrame({"user_id": range(10), "item_id": range(10)}), test_size=0.3)
     >>> len(train), len(test)
@@ -278,9 +266,7 @@ def random_split(df, *, test_size=0.2, random_state=0) -> tuple[pd.DataFrame, pd
 
 
 def temporal_split(df, *, test_size=None, cutoff=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train on the past, test on the future: rows with ``day >= cutoff`` are test.
-
-    Give ``cutoff`` or ``test_size`` (default 0.2, the closest share of whole days).
+    """Train on the past, test on ``day >= cutoff`` (or the ``test_size`` share of whole days, default 0.2).
 
     >>> df = pd.DataFrame({"user_id": [0, 0, 1, 1, 2], "item_id": [1, 2, 1, 3, 2], "day": [0, 1, 1, 2, 3]})
     >>> [part["day"].tolist() for part in temporal_split(df, cutoff=2)]
@@ -311,8 +297,6 @@ def temporal_split(df, *, test_size=None, cutoff=None) -> tuple[pd.DataFrame, pd
 
 def leave_one_out(df, *, by=schema.DAY, random_state=0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold out each user's latest interaction (largest ``by``; ties, or ``by=None``: at random).
-
-    Users with a single row stay in train, so every test user is also a train user.
 
     >>> df = pd.DataFrame({"user_id": [0, 0, 0, 1, 2, 2], "item_id": [1, 2, 3, 1, 4, 5], "day": [5, 9, 7, 1, 2, 3]})
     >>> leave_one_out(df)[1][["user_id", "item_id"]].values.tolist()
