@@ -1,8 +1,5 @@
-"""A thin adapter over DoWhy's four verbs: model and identify (:func:`causal_model`), estimate
-(:func:`estimate_effect`), refute (:func:`refute`), into results (:class:`EffectEstimate`,
-:class:`EffectTable`) that baselines ignoring confounding (:func:`naive_difference`,
-:func:`unadjusted_regression`) share. Graph helpers use networkx; figures are in :mod:`.plots`.
-"""
+"""A thin adapter over DoWhy: model and identify (:func:`causal_model`), :func:`estimate_effect`,
+:func:`refute`; baselines ignoring confounding return the same :class:`EffectEstimate`."""
 
 from __future__ import annotations
 
@@ -48,8 +45,7 @@ _FRAME_COLUMNS = (schema.USER, schema.ITEM, schema.DAY, schema.POLICY_SCORE, LOG
 
 
 def _dowhy_causal_model():
-    """DoWhy's ``CausalModel``, imported on first use (slow). DoWhy's import calls ``sympy.init_printing()``,
-    replacing ``sys.displayhook`` (tuples of str then print unquoted, doctests too): put it back."""
+    """DoWhy's ``CausalModel``, imported on first use; its import replaces ``sys.displayhook``: put it back."""
     hook = sys.displayhook
     try:
         with warnings.catch_warnings():  # tqdm.auto, inside Jupyter without ipywidgets
@@ -62,8 +58,7 @@ def _dowhy_causal_model():
 
 @contextlib.contextmanager
 def _quiet_dowhy(frame: pd.DataFrame | None = None):
-    """Around one DoWhy call: its logger below errors, two known warnings off, and the columns
-    its propensity estimators add to ``frame`` removed (a later refuter would reuse them)."""
+    """Quiet DoWhy; drop the columns its propensity estimators add to ``frame`` (a refuter would reuse them)."""
     logger = logging.getLogger("dowhy")
     level, before = logger.level, None if frame is None else list(frame.columns)
     logger.setLevel(logging.ERROR)
@@ -120,8 +115,7 @@ def _check_nodes(g, **nodes) -> None:
 
 
 def backdoor_paths(graph, treatment: str, outcome: str) -> list[tuple[str, ...]]:
-    """Every path from ``treatment`` to ``outcome`` whose first edge points *into* the
-    treatment, as node tuples, shortest first (open or not: see :func:`satisfies_backdoor`).
+    """Every path from ``treatment`` to ``outcome`` whose first edge points *into* the treatment, shortest first.
 
     >>> backdoor_paths("digraph { z -> t; z -> y; t -> y; }", "t", "y")
     [('t', 'z', 'y')]
@@ -133,8 +127,7 @@ def backdoor_paths(graph, treatment: str, outcome: str) -> list[tuple[str, ...]]
 
 
 def satisfies_backdoor(graph, treatment: str, outcome: str, adjustment: Iterable[str]) -> bool:
-    """Does ``adjustment`` satisfy the back-door criterion? Yes when it holds no descendant of
-    the treatment and d-separates treatment and outcome once the treatment's out-edges are cut.
+    """Does ``adjustment`` hold no descendant of the treatment and block every back-door path?
 
     >>> g = "digraph { z -> t; z -> y; t -> m; m -> y; }"
     >>> [satisfies_backdoor(g, "t", "y", s) for s in (["z"], [], ["z", "m"])]
@@ -145,8 +138,7 @@ def satisfies_backdoor(graph, treatment: str, outcome: str, adjustment: Iterable
     if isinstance(adjustment, str):
         raise TypeError(f"adjustment must be a collection of node names, got the string {adjustment!r}")
     adjustment = set(adjustment)
-    unknown = sorted(adjustment - set(g))
-    if unknown:
+    if unknown := sorted(adjustment - set(g)):
         raise ValueError(f"adjustment variables {unknown} are not nodes of the graph")
     if adjustment & {treatment, outcome}:
         raise ValueError("adjustment must not contain the treatment or the outcome")
@@ -157,8 +149,7 @@ def satisfies_backdoor(graph, treatment: str, outcome: str, adjustment: Iterable
 
 
 def analysis_frame(world) -> pd.DataFrame:
-    """One row per logged pair (order of ``world.interactions``) joined with its item and user;
-    ``log_popularity`` is ``log(1 + popularity)``, ``exposed`` is bool; no ``rating`` (an effect).
+    """One row per logged pair joined with its item and user; ``exposed`` bool, no ``rating`` (an effect).
 
     >>> import causalrec as cr
     >>> frame = analysis_frame(cr.simulate_shop(n_users=30, n_items=20, random_state=0))
@@ -185,8 +176,7 @@ def analysis_frame(world) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Refutation:
-    """One refutation test: the mean re-estimated ``new_effect``, the ``expected`` value (0 for
-    the placebo, else the estimate), DoWhy's ``p_value``, ``passed`` if ``p_value >= 0.05``."""
+    """One refutation test; ``expected`` is 0 for the placebo, else the estimate; passed: p >= 0.05."""
 
     name: str
     new_effect: float
@@ -197,8 +187,7 @@ class Refutation:
 
 @dataclass(frozen=True)
 class EffectEstimate:
-    """An average treatment effect in outcome units per unit of treatment; ``ci_low, ci_high``
-    NaN where the method has no interval without resampling; ``refutations`` from :func:`refute`."""
+    """An average treatment effect; ``ci_low, ci_high`` NaN where the method has no interval."""
 
     method: str
     value: float
@@ -237,9 +226,7 @@ class EffectTable:
         return [e.method for e in self.estimates]
 
     def to_frame(self, truth: float | None = None) -> pd.DataFrame:
-        """Indexed by method: ``estimate, ci_low, ci_high, seconds``; per refuter its
-        ``<name>`` (mean effect) and ``<name>_passed``; with ``truth``: ``truth, error,
-        relative_error``."""
+        """One row per method, a column per refuter; with ``truth``: ``truth, error, relative_error``."""
         rows = [{"estimate": e.value, "ci_low": e.ci_low, "ci_high": e.ci_high, "seconds": e.seconds,
                  **{k: v for r in e.refutations for k, v in ((r.name, r.new_effect), (f"{r.name}_passed", r.passed))}}
                 for e in self.estimates]
@@ -328,9 +315,7 @@ def unadjusted_regression(data: pd.DataFrame, *, treatment: str = schema.EXPOSED
 
 @dataclass(frozen=True)
 class CausalSetup:
-    """DoWhy's ``model`` and identified ``estimand``; ``data`` is the model's own copy,
-    ``backdoor_variables`` the adjustment set found, ``latent_variables`` the graph's nodes
-    missing from ``data`` (sorted tuples of str)."""
+    """DoWhy's ``model`` and identified ``estimand``; ``latent_variables``: graph nodes not in ``data``."""
 
     data: pd.DataFrame = field(repr=False)
     treatment: str
@@ -345,8 +330,7 @@ class CausalSetup:
 
 def causal_model(data: pd.DataFrame, graph=None, *, treatment: str = schema.EXPOSED,
                  outcome: str = schema.PURCHASED, common_causes: Sequence[str] | None = None) -> CausalSetup:
-    """DoWhy's ``CausalModel`` for ``data`` and either ``graph`` (DOT or DiGraph; nodes not in
-    ``data`` are latent) or ``common_causes``, with the effect identified by the back door.
+    """DoWhy's ``CausalModel`` for ``data`` and ``graph`` (DOT or DiGraph) or ``common_causes``, identified.
 
     >>> import causalrec as cr
     >>> world = cr.simulate_shop(n_users=100, n_items=40, random_state=0)
@@ -378,10 +362,9 @@ def causal_model(data: pd.DataFrame, graph=None, *, treatment: str = schema.EXPO
     work = data.copy()
     if _is_binary(work[treatment]):
         work[treatment] = work[treatment].to_numpy() == 1
-    CausalModel = _dowhy_causal_model()
     with _quiet_dowhy():
-        model = CausalModel(data=work, treatment=treatment, outcome=outcome, graph=g,
-                            common_causes=None if causes is None else list(causes))
+        model = _dowhy_causal_model()(data=work, treatment=treatment, outcome=outcome, graph=g,
+                                      common_causes=None if causes is None else list(causes))
         estimand = model.identify_effect(proceed_when_unidentifiable=True)
     backdoor = estimand.get_backdoor_variables()
     if estimand.estimands.get("backdoor") is None or backdoor is None:
@@ -389,13 +372,12 @@ def causal_model(data: pd.DataFrame, graph=None, *, treatment: str = schema.EXPO
                          f"criterion: no observed set blocks every back-door path (latent: {list(latent)})")
     backdoor = tuple(sorted(str(b) for b in backdoor))
     for column in backdoor:
-        missing = int(work[column].isna().sum())
-        if missing:
+        if missing := int(work[column].isna().sum()):
             raise ValueError(f"the adjustment variable {column!r} holds {missing} missing value(s) (NaN)")
     return CausalSetup(work, treatment, outcome, g, causes, backdoor, latent, model, estimand)
 
 
-build_model = causal_model  # the name before the redesign; pipeline.py still calls it
+build_model = causal_model  # the name before the redesign; cli.py still calls it
 
 
 def _check_setup(setup) -> None:
@@ -405,11 +387,8 @@ def _check_setup(setup) -> None:
 
 def estimate_effect(setup: CausalSetup, method: str = "regression_adjustment", *, num_strata: int = 50,
                     confidence_level: float = 0.95) -> EffectEstimate:
-    """The average treatment effect by one back-door estimator of :data:`ESTIMATORS`.
-
-    ``linear_regression`` gives a variance-weighted average of varying effects, not the ATE, and
-    the only interval; ``regression_adjustment`` adds treatment x adjustment terms. The others
-    use a logistic propensity score (``num_strata`` for stratification). All are deterministic.
+    """The average treatment effect by one back-door estimator of :data:`ESTIMATORS`
+    (``linear_regression``: a variance-weighted average of effects, not the ATE, but an interval).
 
     >>> import causalrec as cr
     >>> world = cr.simulate_shop(n_users=200, n_items=60, random_state=0)
@@ -450,10 +429,7 @@ def estimate_effects(setup: CausalSetup, methods: Sequence[str] = tuple(ESTIMATO
 
 def refute(setup: CausalSetup, estimate: EffectEstimate, refuters: Sequence[str] = tuple(REFUTERS), *,
            num_simulations: int = 10, subset_fraction: float = 0.8, random_state=0) -> EffectEstimate:
-    """A copy of ``estimate`` with DoWhy's refutation tests in ``refutations``: ``placebo``
-    permutes the treatment (the effect should vanish), ``random_common_cause`` adds a random
-    confounder, ``data_subset`` keeps ``subset_fraction`` of the rows (it should barely move).
-    """
+    """A copy of ``estimate`` with DoWhy's ``refuters`` of :data:`REFUTERS` in ``refutations``."""
     _check_setup(setup)
     if not isinstance(estimate, EffectEstimate) or estimate.dowhy_estimate is None:
         raise ValueError("refute needs an EffectEstimate from estimate_effect; "
@@ -483,8 +459,7 @@ def refute(setup: CausalSetup, estimate: EffectEstimate, refuters: Sequence[str]
 
 def effect_by_group(setup: CausalSetup, by: str, method: str = "regression_adjustment", *,
                     num_strata: int = 50) -> pd.DataFrame:
-    """The average effect within each value of the column ``by`` (model rebuilt per group), as
-    a DataFrame indexed by those values with columns ``estimate, n``."""
+    """The average effect (``estimate, n``) within each value of the column ``by``, model rebuilt."""
     _check_setup(setup)
     if by not in setup.data.columns:
         raise ValueError(f"the column by={by!r} is not in the data; its columns are {list(setup.data.columns)}")

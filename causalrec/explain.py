@@ -1,8 +1,5 @@
-"""Importance per input block (a user ID, an image, the price, ...) of a trained :class:`FeatureNet`
-by :func:`gradient_saliency`, :func:`integrated_gradients` and :func:`permutation_importance`
-(any model), each an :class:`Importance` as in scikit-learn; :func:`model_contrast` intervenes on
-the model, :func:`intervene` on the simulator's equations: the causal answer importance is not.
-Gradients reach an ID block through its embedding. Figures: :func:`causalrec.plots.plot_importance`.
+"""Importance per input block (a user ID, an image, the price, ...) of a trained :class:`FeatureNet`;
+:func:`intervene` on the simulator's equations gives the causal answer that importance is not.
 """
 
 from __future__ import annotations
@@ -27,10 +24,8 @@ _TARGET = "__target__"  # the target's key in the batches of train_feature_net
 
 
 class FeatureNet(nn.Module):
-    """An MLP over named input blocks, one logit per row. ID blocks (``id_sizes``: name -> number
-    of IDs) are embedded in ``dim`` columns, numeric blocks (``widths``: name -> columns) used as
-    they are; all are concatenated, ID blocks first, into ``hidden`` ReLU layers and a linear
-    output. ``forward`` takes :func:`check_inputs`'s tensors and checks nothing.
+    """An MLP over named input blocks, one logit per row: ID blocks (``id_sizes``) embedded in ``dim``
+    columns, numeric blocks (``widths``) as they are. ``forward`` checks nothing (see :func:`check_inputs`).
 
     >>> _ = torch.manual_seed(0)
     >>> net = FeatureNet({"price": 1, "image": 4}, id_sizes={"user": 3}, dim=2, hidden=(5,))
@@ -72,8 +67,7 @@ class FeatureNet(nn.Module):
 
 
 def check_inputs(model: FeatureNet, inputs) -> dict[str, torch.Tensor]:
-    """``inputs`` (dict of block -> array) checked against ``model``, as tensors: ID blocks int64
-    of shape (n,), numeric blocks float32 of shape (n, width) (1-D is fine for width 1)."""
+    """``inputs`` (block -> array) checked against ``model``: int64 IDs (n,), float32 blocks (n, width)."""
     if not isinstance(model, FeatureNet):
         raise TypeError(f"model must be a FeatureNet, got {type(model).__name__}")
     if not isinstance(inputs, Mapping) or set(inputs) != set(model.block_names):
@@ -109,9 +103,8 @@ def _blocks(names: tuple[str, ...], blocks) -> tuple[str, ...]:
 
 
 def shop_inputs(world, data=None, *, blocks=SHOP_BLOCKS) -> dict[str, np.ndarray]:
-    """Inputs for the pairs of ``data`` (default ``world.interactions``): ``user``, ``item`` IDs (n,);
-    the item's ``image`` pixels (n, H * W), ``text`` TF-IDF, log ``price`` and ``log(1 + popularity)``
-    (n, 1), all standardized over the catalogue; ``exposed`` 0/1 (n, 1).
+    """Inputs for the pairs of ``data`` (default ``world.interactions``); item features standardized
+    over the catalogue.
 
     >>> import causalrec as cr
     >>> world = cr.simulate_shop(n_users=20, n_items=12, random_state=0)
@@ -145,9 +138,8 @@ def shop_inputs(world, data=None, *, blocks=SHOP_BLOCKS) -> dict[str, np.ndarray
 def train_feature_net(inputs, target, *, id_sizes=None, dim: int = 8, hidden=(32, 16), epochs: int = 5,
                       batch_size: int = 512, lr: float = 0.01, weight_decay: float = 1e-5, random_state=0,
                       verbose: bool = False, n_threads: int | None = 1) -> FeatureNet:
-    """A :class:`FeatureNet` fitted to a 0/1 ``target`` by :func:`fit_torch` (cross-entropy, Adam),
-    with ``history_``, the loss per epoch. 1-D integer blocks are ID blocks unless ``id_sizes``
-    says otherwise; ``random_state`` seeds the weights and batches (not torch's global state).
+    """A :class:`FeatureNet` fitted to a 0/1 ``target`` by :func:`fit_torch`, with ``history_``;
+    1-D integer blocks are ID blocks unless ``id_sizes`` says otherwise.
 
     >>> x = np.random.default_rng(0).normal(size=(200, 2)).astype("float32")
     >>> net = train_feature_net({"a": x[:, :1], "b": x[:, 1:]}, x[:, 0] > 0, hidden=(), epochs=30,
@@ -170,9 +162,8 @@ def train_feature_net(inputs, target, *, id_sizes=None, dim: int = 8, hidden=(32
     def loss(module, batch):
         return nn.functional.binary_cross_entropy_with_logits(module(batch), batch[_TARGET])
 
-    net.history_ = fit_torch(net, loss, data, epochs=epochs,
-                             batch_size=batch_size, lr=lr, weight_decay=weight_decay, random_state=seed,
-                             verbose=verbose, n_threads=n_threads)
+    net.history_ = fit_torch(net, loss, data, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                             random_state=seed, verbose=verbose, n_threads=n_threads)
     return net
 
 
@@ -188,9 +179,7 @@ def predict_proba(model: FeatureNet, inputs) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Importance:
-    """``importances``: one row per block, of score drops per repeat (permutation) or of each
-    sample's importance (gradient methods, with signed per-column ``attributions``). Integrated
-    gradients add ``output_difference`` (``f(x) - f(baseline)``) and ``convergence_delta``."""
+    """``importances``: one row per block, of score drops per repeat or of each sample's importance."""
 
     method: str
     blocks: tuple
@@ -217,13 +206,12 @@ class Importance:
 
 @torch.no_grad()
 def _embedded(model: FeatureNet, inputs) -> dict[str, torch.Tensor]:
-    x = check_inputs(model, inputs)
+    x = check_inputs(model, inputs)  # before model.embed is looked up: a clear error for a non-FeatureNet
     return model.embed(x)
 
 
 def gradient_saliency(model: FeatureNet, inputs, *, blocks=None, times_input: bool = False) -> Importance:
-    """The gradient of the logit with respect to each input (or gradient x input); a block's
-    importance is its sum of absolute values. For a linear model it is the weight vector:
+    """The gradient of the logit (or gradient x input), summed in absolute value per block. Linear model:
 
     >>> _ = torch.manual_seed(0)
     >>> net = FeatureNet({"x": 2}, hidden=())
@@ -242,8 +230,7 @@ def gradient_saliency(model: FeatureNet, inputs, *, blocks=None, times_input: bo
 
 def integrated_gradients(model: FeatureNet, inputs, *, baseline=None, blocks=None, n_steps: int = 64) -> Importance:
     r"""Integrated gradients :math:`(x_j - b_j)\int_0^1 \partial_j f(b + \alpha(x - b))\,d\alpha`
-    (midpoint rule, ``n_steps``), for ``baseline`` points of the embedded space (default 0),
-    shape (width,) or (n, width). They add up to ``f(x) - f(baseline)`` up to ``convergence_delta``.
+    for ``baseline`` points of the embedded space (default 0); they add up to ``f(x) - f(baseline)``.
 
     >>> _ = torch.manual_seed(0)
     >>> net = FeatureNet({"a": 2, "b": 1}, hidden=(4,))
@@ -281,11 +268,8 @@ def integrated_gradients(model: FeatureNet, inputs, *, baseline=None, blocks=Non
 
 def permutation_importance(model, inputs, target, *, blocks=None, n_repeats: int = 5, scoring="auc",
                            random_state=0) -> Importance:
-    """The drop in ``scoring`` (``"auc"``, ``"log_loss"`` as a log-likelihood, or ``score(y, p)``,
-    higher is better) when one block's rows are shuffled as a whole, ``n_repeats`` seeded times.
-
-    ``model``: a FeatureNet, or any ``predict(inputs) -> n scores`` (probabilities for log_loss);
-    ``inputs``: dict of block -> array or tensor (held-out rows); ``target``: 0/1.
+    """The drop in ``scoring`` (``"auc"``, ``"log_loss"`` or ``score(y, p)``) when one block is shuffled;
+    ``model``: a FeatureNet or any ``predict(inputs) -> n scores``.
 
     >>> x = np.random.default_rng(0).normal(size=(500, 2))
     >>> result = permutation_importance(lambda d: 3 * d["signal"], {"signal": x[:, 0], "noise": x[:, 1]},
@@ -326,9 +310,8 @@ def permutation_importance(model, inputs, target, *, blocks=None, n_repeats: int
 
 
 def model_contrast(model: FeatureNet, inputs, block: str, low, high) -> float:
-    """Mean change of the predicted probability when the numeric ``block`` of every row is set
-    from ``low`` to ``high`` (a number, or shape (width,) or (n, width)): an intervention on the
-    *model*, what it would predict, not what would happen."""
+    """Mean change of the predicted probability when ``block`` is set from ``low`` to ``high``: what
+    the *model* would predict, not what would happen."""
     x = check_inputs(model, inputs)
     if block not in model.widths:
         raise ValueError(f"block {block!r} must be a numeric block of the model, one of {list(model.widths)}")
@@ -345,10 +328,8 @@ def model_contrast(model: FeatureNet, inputs, block: str, low, high) -> float:
 
 
 def intervene(world, *, popularity=None, price=None) -> pd.DataFrame:
-    """``do(popularity := ...)`` and/or ``do(price := ...)`` (one value per item) in the equations of
-    :mod:`causalrec.data.simulate`: each logged pair's ``relevance``, ``exposure_probability``,
-    ``purchase_probability`` and true ``effect`` of exposure. Held fixed: all not downstream
-    (taste, quality, the policy's error, the slot if shown) and the catalogue's constants.
+    """``do(popularity := ...)`` and/or ``do(price := ...)`` (one value per item) in the simulator's
+    equations: each logged pair's probabilities and true ``effect``; all not downstream held fixed.
 
     >>> import causalrec as cr
     >>> world = cr.simulate_shop(n_users=30, n_items=20, random_state=0)

@@ -1,7 +1,4 @@
-"""Top-k lists, re-ranking and cold start (chapter 12); IDs are integers ``0 .. n - 1``.
-
-Numpy only: torch loads in the two functions that change a network.
-"""
+"""Top-k lists, re-ranking and cold start (chapter 12); IDs are integers ``0 .. n - 1``."""
 
 from __future__ import annotations
 
@@ -36,7 +33,6 @@ def _numpy(values):
 
 
 def _ids(values, name: str, *, unique: bool = False, n=None) -> np.ndarray:
-    """A 1-D int64 array of IDs in [0, n), or a ValueError naming ``name`` and the bad IDs."""
     arr = np.atleast_1d(_numpy(values))
     if arr.ndim != 1 or arr.size == 0 or arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
         raise ValueError(f"{name} must be a non-empty 1-D array of integer IDs, got shape {arr.shape}, "
@@ -54,7 +50,6 @@ def _ids(values, name: str, *, unique: bool = False, n=None) -> np.ndarray:
 
 
 def _scores(scores, k, name="scores"):
-    """A float64 (n_rows, n_items) matrix without NaN, and ``k`` checked against it."""
     arr = _numpy(scores)
     if arr.ndim != 2 or 0 in arr.shape or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise ValueError(f"{name} must be a non-empty numeric 2-D array (n_rows, n_items), got shape "
@@ -92,17 +87,12 @@ def _excluded(scores: np.ndarray, exclude) -> np.ndarray:
 def top_k(scores, k, *, exclude=None, item_ids=None) -> TopK:
     """The ``k`` highest-scoring items of every row, best first; ties go to the lower item ID.
 
-    ``scores`` (n_rows, n_items): ``-inf`` means never, NaN is an error; ``exclude``: a bool mask,
-    sparse matrix or (rows, columns) never returned; ``item_ids``: each column's ID, returned
-    instead of positions. Short rows are padded with ``-1`` / ``-inf``. Only ``k`` are sorted.
+    ``-inf`` or ``exclude`` (mask, sparse or (rows, columns)): never; short rows padded with ``-1``.
 
     >>> scores = np.array([[0.1, 0.9, 0.5, 0.9], [0.3, 0.2, 0.8, 0.1]])
     >>> top_k(scores, 2).indices          # the tie 0.9/0.9 goes to item 1 first
     array([[1, 3],
            [2, 0]])
-    >>> top_k(scores, 2, item_ids=[40, 30, 20, 10]).indices
-    array([[10, 30],
-           [20, 40]])
     """
     work, k = _scores(scores, k)
     work = _excluded(work, exclude)
@@ -144,10 +134,7 @@ def topk_frame(result, users) -> pd.DataFrame:
 
 
 def recommend(scorer, users, n_items, k=10, *, seen=None, batch_size=1024, verbose=False) -> pd.DataFrame:
-    """Top-``k`` items per user from ``scorer(user_ids) -> (b, n_items)`` scores, ``batch_size`` users at a time.
-
-    Returns ``user_id, item_id, score, rank`` (1 best) in ``users``' order, without the ``seen``
-    pairs (``user_id, item_id``); a user may get fewer than ``k`` rows.
+    """Top-``k`` items per user from ``scorer(user_ids) -> (b, n_items)``, without the ``seen`` pairs.
 
     >>> table = np.array([[0.1, 0.9, 0.5], [0.3, 0.2, 0.8]])
     >>> recommend(lambda u: table[u], [0, 1], n_items=3, k=1, seen=pd.DataFrame({"user_id": [1], "item_id": [2]}))
@@ -181,9 +168,8 @@ def recommend(scorer, users, n_items, k=10, *, seen=None, batch_size=1024, verbo
 def rerank_mmr(scores, item_vectors, k, *, lambda_=0.5, n_candidates=None, exclude=None) -> TopK:
     r"""Diversify each list by maximal marginal relevance (Carbonell and Goldstein, 1998).
 
-    Slot by slot, take the candidate maximising
-    :math:`\lambda \tilde s_{ui} - (1 - \lambda) \max_{j \in L_u} \cos(x_i, x_j)` (score rescaled to
-    [0, 1] over the row's ``n_candidates`` best items). ``lambda_ = 1`` is the plain top-k.
+    Slot by slot, take the candidate maximising :math:`\lambda \tilde s_{ui} - (1 - \lambda)
+    \max_{j \in L_u} \cos(x_i, x_j)`, scores rescaled to [0, 1] over the ``n_candidates`` best.
 
     >>> vectors = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]])   # items 0 and 1 alike
     >>> rerank_mmr(np.array([[0.9, 0.8, 0.3]]), vectors, 2, lambda_=0.5).indices
@@ -221,9 +207,8 @@ def rerank_mmr(scores, item_vectors, k, *, lambda_=0.5, n_candidates=None, exclu
 def rerank_exposure(scores, protected, k, *, min_share, exclude=None) -> TopK:
     r"""Re-rank so that ``protected`` items get at least ``min_share`` of each list's exposure.
 
-    Slot :math:`p` is worth :math:`1 / \log_2(p + 1)`. Each slot takes the best remaining item
-    unless the target would become unreachable, then the best protected one (a greedy form of
-    Singh and Joachims, 2018).
+    Slot :math:`p` is worth :math:`1 / \log_2(p + 1)`; greedy: the best protected item only when the
+    target would otherwise become unreachable (after Singh and Joachims, 2018).
 
     >>> scores, tail = np.array([[0.9, 0.8, 0.7, 0.2, 0.1]]), np.array([0, 0, 0, 1, 1], bool)
     >>> rerank_exposure(scores, tail, 3, min_share=0.2).indices   # the last slot is worth 0.23
@@ -324,8 +309,7 @@ def _id_tables(model, side: str, n: int):
 
 
 def fill_item_embeddings(estimator, items, *, fill="mean"):
-    """A copy of a fitted recommender whose ID parameters of ``items`` (never trained) hold
-    the other items' mean (``fill="mean"``) or zero: only content tells new items apart."""
+    """A copy of a fitted recommender whose never-trained ``items`` get the others' mean ID parameters (or 0)."""
     import torch
 
     check_is_fitted(estimator, "model_")
@@ -342,12 +326,8 @@ def fill_item_embeddings(estimator, items, *, fill="mean"):
 
 
 def fold_in_users(estimator, interactions, *, target=schema.CLICKED, steps=100, lr=0.05, l2=0.1, n_threads=1):
-    """A copy of a fitted recommender that has learned vectors for the users of ``interactions``.
-
-    Only those users' ID parameters move: from zero, by ``steps`` full-batch Adam steps of
-    :func:`causalrec.train.fit_torch` on the fit's loss (``bce``/``mse``) plus ``l2`` times
-    their squared norm per row. New users get new rows. Deterministic.
-    """
+    """A copy of a fitted recommender with vectors learned, from zero, for the users of ``interactions``
+    (``steps`` full-batch Adam steps on the fit's loss plus ``l2`` penalty; other parameters frozen)."""
     import torch
 
     from .train import bce_loss, fit_torch, mse_loss, select_head

@@ -1,11 +1,6 @@
-"""Serving (chapter 13): make a trained model smaller, measure it, keep it fresh.
+"""Serving (chapter 13): compress a trained model, measure it, keep it fresh.
 
-Functions take a network of :mod:`causalrec.models` or a fitted
-:class:`~causalrec.recommenders.Recommender` and return the same kind of object.
-Compression: :func:`quantize`, :func:`prune`. Measurement: :func:`model_size_bytes`,
-:func:`sparsity`, :func:`serving_latency` (:mod:`torch.utils.benchmark`),
-:func:`randomized_ndcg`, :func:`compression_report`. Freshness:
-:func:`incremental_update` (through the one training loop), :func:`event_loss`.
+Functions take a network of :mod:`causalrec.models` or a fitted Recommender and return the same kind.
 """
 
 from __future__ import annotations
@@ -40,7 +35,6 @@ SUPPORTED_MODELS = (MatrixFactorization, NeuMF, MultimodalRecommender)
 
 
 def _network(model) -> nn.Module:
-    """The network inside ``model`` (a supported module or a fitted Recommender)."""
     if isinstance(model, Recommender):
         check_is_fitted(model)
         model = model.model_
@@ -51,7 +45,6 @@ def _network(model) -> nn.Module:
 
 
 def _with_network(model, network: nn.Module):
-    """``network`` in ``model``'s place: a shallow copy of a Recommender, or the network itself."""
     if not isinstance(model, Recommender):
         return network
     model = copy.copy(model)
@@ -64,14 +57,10 @@ def _head(model):
     return model.head_ if isinstance(model, Recommender) else default
 
 
-# ------------------------------------------------------------------ compression
 class Int8Embedding(nn.Module):
-    """A weight-only int8 embedding table, one float32 scale per row.
+    """An int8 embedding table: row ``w`` stored as ``round(w / s)``, ``s = max|w| / 127`` (error <= ``s / 2``).
 
-    Row ``w_r`` is stored as ``q_r = round(w_r / s_r)`` in [-127, 127] with
-    ``s_r = max|w_r| / 127`` and read back as ``q_r * s_r`` (error <= ``s_r / 2``):
-    ``dim + 4`` bytes per row instead of ``4 dim``. Unlike torch's quantized
-    embedding, ``weight`` stays a float matrix, which ``score_all`` multiplies by.
+    Unlike torch's quantized embedding, ``weight`` stays a float matrix, which ``score_all`` uses.
 
     >>> Int8Embedding(torch.tensor([[0.5, -1.0], [0.1, -0.4]])).codes.tolist()
     [[64, -127], [32, -127]]
@@ -133,11 +122,8 @@ def _prunable(network: nn.Module) -> list:
 
 
 def prune(model, sparsity, *, scope: str = "global"):
-    """A copy with the share ``sparsity`` of its Linear, Embedding and Conv2d weights set to 0.
-
-    The smallest magnitudes over all layers together (``scope="global"``) or in
-    each layer (``"layer"``); made permanent with :func:`torch.nn.utils.prune.remove`.
-    Zeros are stored densely, so the file does not shrink.
+    """A copy with the smallest share ``sparsity`` of its Linear, Embedding and Conv2d weights set to 0,
+    over all layers (``scope="global"``) or per ``"layer"``; stored densely, so the file does not shrink.
 
     >>> mf = MatrixFactorization(10, 6, dim=4)
     >>> sparsity(prune(mf, 0.75))
@@ -169,7 +155,6 @@ def sparsity(model) -> float:
     return sum(int((m.weight == 0).sum()) for m, _ in targets) / total if total else 0.0
 
 
-# ------------------------------------------------------------------ measurement
 def model_size_bytes(model) -> int:
     """Bytes of the state dict written by :func:`torch.save` (what a model file weighs).
 
@@ -183,16 +168,8 @@ def model_size_bytes(model) -> int:
 
 def serving_latency(model, *, users_per_request=(1, 100), k: int = 10, min_run_time: float = 0.1,
                     repeats: int = 5, n_threads: int = 1, random_state=0) -> pd.DataFrame:
-    """Milliseconds per request of scoring every item for ``B`` random users and taking their top ``k``.
-
-    Each request is timed alone by :meth:`torch.utils.benchmark.Timer.timeit`
-    (``n_threads`` threads, garbage collection off; it runs two untimed requests
-    first), in ``repeats`` rounds of at least ``min_run_time`` timed seconds and 3
-    requests. Columns, per size: the median over rounds of each round's median
-    (``p50_ms``) and 95th percentile (``p95_ms``), the lowest and highest round's
-    p95 (``p95_low_ms``, ``p95_high_ms``: an interval for the tail) and ``n_timed``.
-    Load moves them all: compare models measured in one run.
-    """
+    """Milliseconds per request scoring every item for ``B`` random users and taking their top ``k``:
+    the median over ``repeats`` rounds of p50 and p95, and the rounds' lowest and highest p95."""
     network, head = _network(model).eval(), _head(model)
     k, repeats = check_positive_int(k, "k"), check_positive_int(repeats, "repeats")
     generator = torch.Generator().manual_seed(seed_from(random_state))
@@ -221,11 +198,8 @@ def serving_latency(model, *, users_per_request=(1, 100), k: int = 10, min_run_t
 
 
 def randomized_ndcg(model, randomized, *, k: int = 10, relevant_rating=4) -> float:
-    """NDCG@k of the model's order of each user's randomized items (relevant: rating >= ``relevant_rating``).
-
-    The randomized slice's items were drawn at random and all rated, so the value
-    is not biased by the logging policy; scored by :func:`~causalrec.metrics.evaluate_ranking`.
-    """
+    """NDCG@k of the model's order of each user's randomized items (relevant: rating >= ``relevant_rating``),
+    unbiased by the logging policy since those items were drawn at random."""
     check_dataframe(randomized, "randomized", [schema.USER, schema.ITEM, schema.RATING])
     users, items = (np.array(randomized[c], dtype=np.int64) for c in (schema.USER, schema.ITEM))
     if isinstance(model, Recommender):
@@ -240,13 +214,8 @@ def randomized_ndcg(model, randomized, *, k: int = 10, relevant_rating=4) -> flo
 
 def compression_report(models: dict, randomized, *, k: int = 10, users_per_request=(1, 100),
                        min_run_time: float = 0.1, repeats: int = 5, n_threads: int = 1, random_state=0) -> pd.DataFrame:
-    """Size, ranking quality and latency of versions of a model, one row each.
-
-    ``models`` maps names to models; the first is the reference for ``size_ratio``
-    (reference size / this size) and ``ndcg_change`` (relative). Columns:
-    ``size_kb``, ``size_ratio``, ``sparsity``, ``ndcg@k``, ``ndcg_change`` and the
-    :func:`serving_latency` columns per request size B (``p50_ms_B``, ``p95_ms_B`` ...).
-    """
+    """Size, ranking quality and latency of each of ``models`` (name -> model), one row each;
+    the first is the reference of ``size_ratio`` and ``ndcg_change``; latency columns per size B."""
     if not isinstance(models, dict) or not models:
         raise ValueError(f"models must be a non-empty dict of name -> model, got {type(models).__name__}")
     seed, rows = seed_from(random_state), {}
@@ -266,10 +235,8 @@ def compression_report(models: dict, randomized, *, k: int = 10, users_per_reque
     return table
 
 
-# ------------------------------------------------------------------ freshness
 class UpdateResult(NamedTuple):
-    """:func:`incremental_update`'s result: the updated ``recommender``, the loss on the new
-    events ``loss_before`` and ``loss_after``, the update's wall time ``seconds`` and ``n_events``."""
+    """:func:`incremental_update`'s result; losses on the new events, wall time in seconds."""
 
     recommender: object
     loss_before: float
@@ -286,17 +253,14 @@ def _recommender(recommender) -> Recommender:
 
 
 def event_loss(recommender, interactions, *, target=None, random_state=0) -> float:
-    """The fit's loss on some events, in eval mode (:meth:`Recommender.loss_on`; ranking losses
-    use negatives drawn from ``random_state``, so calls with one seed are comparable)."""
+    """The fit's loss on some events (:meth:`Recommender.loss_on`); negatives drawn from ``random_state``."""
     return _recommender(recommender).loss_on(interactions, target=target, random_state=random_state)
 
 
 def incremental_update(recommender, new_interactions, *, target=None, epochs: int = 1, lr: float = 1e-3,
                        inplace: bool = False, random_state=0) -> UpdateResult:
-    """Warm-start a fitted recommender on new events: a streaming update.
-
-    :meth:`Recommender.partial_fit` on a copy (unless ``inplace``): ``epochs`` passes of a
-    fresh Adam with a small ``lr`` over the new rows only, through :func:`~causalrec.train.fit_torch`.
+    """Warm-start a fitted recommender (a copy unless ``inplace``) on new events only, by
+    :meth:`Recommender.partial_fit`: ``epochs`` passes of a fresh Adam with a small ``lr``.
 
     >>> old = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 0, 1], "clicked": [1, 0, 0, 1]})
     >>> rec = Recommender("mf", dim=2, epochs=2, validation_fraction=0, verbose=False).fit(old)

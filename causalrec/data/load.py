@@ -1,8 +1,7 @@
 """Read and write worlds: the shipped default world, Coat, MovieLens 100K, a Coat-shaped simulation.
 
-A saved world is a folder of plain files plus ``SHA256SUMS``, written deterministically
-(``python -m causalrec simulate --out DIR`` rewrites ``data/`` byte for byte). Real data is
-read from a local folder; the network is used only when a loader is called with ``download=True``.
+A saved world is plain files plus ``SHA256SUMS``, written byte for byte reproducibly; real data is
+downloaded only with ``download=True``.
 """
 
 from __future__ import annotations
@@ -113,8 +112,7 @@ def load_world(directory, *, verify: bool = True) -> World:
     if not folder.is_dir():
         raise FileNotFoundError(f"no world folder at {folder}; write one with "
                                 f"`python -m causalrec simulate --out {folder}`")
-    missing = [name for name in _FILES if not (folder / name).exists()]
-    if missing:
+    if missing := [name for name in _FILES if not (folder / name).exists()]:
         raise FileNotFoundError(f"the world folder {folder} lacks {missing}")
     if verify:
         verify_checksums(folder)
@@ -149,8 +147,6 @@ def load_default(path=None) -> World:
                                 "and pass that folder as `path`.")
     return load_world(folder)
 
-
-# ------------------------------------------------- real data sets, from a local folder (downloaded only on request)
 
 COAT_URL = "https://www.cs.cornell.edu/~schnabts/mnar/coat.zip"
 COAT_SHA256 = {"train.ascii": "a87bd9e7eaf3b89f976df3f25d4aa5d5d871be8a00b58947df9e6e015559bd37",
@@ -199,14 +195,19 @@ def download(url: str, destination, *, sha256: str | None = None, verbose: bool 
     return destination
 
 
-def _find(name: str, path, env: str, files, url: str, checksums: dict, do_download: bool, verbose: bool) -> Path:
-    """The folder holding ``files[0]``: ``path``, else ``$env``, ``data/external/name``, the cache; or download."""
+def _find(name: str, path, env: str, files, url: str, checksums: dict, do_download: bool, verify: bool,
+          verbose: bool) -> Path:
+    """The folder holding ``files``: ``path``, else ``$env``, ``data/external/name``, the cache; or download."""
     marker = files[0]
     candidates = [Path(path)] if path is not None else (
         ([Path(os.environ[env])] if os.environ.get(env) else []) + [DEFAULT_DATA_DIR / "external" / name, cache_dir(name)])
     for folder in candidates:
         found = [folder] if (folder / marker).exists() else sorted(p.parent for p in folder.glob(f"*/{marker}"))
         if found:
+            if missing := [file for file in files if not (found[0] / file).exists()]:
+                raise FileNotFoundError(f"the {name} folder {found[0]} lacks {missing}")
+            for file, expected in checksums.items() if verify else ():
+                verify_sha256(found[0] / file, expected, delete=False)
             return found[0]
     if path is not None:
         raise FileNotFoundError(f"no {marker} in {path} (or in a folder one level below)")
@@ -217,7 +218,7 @@ def _find(name: str, path, env: str, files, url: str, checksums: dict, do_downlo
             f"download=True fetches them from {url} into {cache_dir(name)}. Its licence does not allow us to ship it.")
     with zipfile.ZipFile(download(url, cache_dir(name) / f"{name}.zip", verbose=verbose)) as zf:
         zf.extractall(cache_dir(name))
-    folder = _find(name, cache_dir(name), env, files, url, checksums, False, verbose)
+    folder = _find(name, cache_dir(name), env, files, url, checksums, False, False, verbose)
     for file, expected in checksums.items():
         verify_sha256(folder / file, expected)
     return folder
@@ -239,13 +240,8 @@ def _check_values(matrix, allowed, path, what: str) -> None:
 
 
 def load_coat(path=None, download: bool = False, *, verify: bool = True, verbose: bool = True) -> World:
-    """The Coat shopping data set (Schnabel et al., ICML 2016) as a :class:`World` named ``"coat"``.
-
-    Its files: ``train.ascii`` / ``test.ascii`` (users x items ratings, 0 = missing: 24
-    self-selected per user / 16 drawn at random), ``propensities.ascii``, one-hot
-    ``user_item_features/{user,item}_features.ascii``; looked for in ``path``, ``$CAUSALREC_COAT``,
-    ``data/external/coat``, the cache; ``verify`` checks the published sha256. ``interactions`` =
-    train, ``randomized`` = test, ``propensity`` = the shipped one of each train rating.
+    """The Coat data set (Schnabel et al., 2016): self-selected ``interactions``, ``randomized`` test
+    ratings; read from ``path``, ``$CAUSALREC_COAT``, ``data/external/coat`` or the cache.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -253,11 +249,7 @@ def load_coat(path=None, download: bool = False, *, verify: bool = True, verbose
     >>> data
     World('coat', n_users=290, n_items=300, logged=6960, randomized=4640)
     """
-    folder = _find("coat", path, "CAUSALREC_COAT", COAT_FILES, COAT_URL, COAT_SHA256, download, verbose)
-    if missing := [name for name in COAT_FILES if not (folder / name).exists()]:
-        raise FileNotFoundError(f"the Coat folder {folder} lacks {missing}")
-    for file, expected in COAT_SHA256.items() if verify else ():
-        verify_sha256(folder / file, expected, delete=False)
+    folder = _find("coat", path, "CAUSALREC_COAT", COAT_FILES, COAT_URL, COAT_SHA256, download, verify, verbose)
     train, test, propensities, user_x, item_x = (_read_matrix(folder / name) for name in COAT_FILES)
     for name, matrix in (("train.ascii", train), ("test.ascii", test)):
         _check_values(matrix, (0, 1, 2, 3, 4, 5), folder / name, "a rating 1-5 (or 0 for missing)")
@@ -289,17 +281,9 @@ def _features(matrix: np.ndarray, id_column: str, prefix: str) -> pd.DataFrame:
 
 
 def load_movielens_100k(path=None, download: bool = False, *, verify: bool = True, verbose: bool = True) -> World:
-    """MovieLens 100K (GroupLens) from ``u.data``, ``u.item``, ``u.user`` (found as by :func:`load_coat`).
-
-    A :class:`World` named ``"movielens-100k"``, 0-based IDs: ``interactions`` ``user_id, item_id, rating,
-    timestamp, day`` (since the first rating); ``items`` ``item_id, title`` and 19 genre flags; ``users``
-    ``user_id, age, gender, occupation``; no randomized part."""
+    """MovieLens 100K (GroupLens) with 0-based IDs, found as by :func:`load_coat`; no randomized part."""
     folder = _find("movielens-100k", path, "CAUSALREC_MOVIELENS", MOVIELENS_FILES, MOVIELENS_URL,
-                   MOVIELENS_SHA256, download, verbose)
-    if missing := [name for name in MOVIELENS_FILES if not (folder / name).exists()]:
-        raise FileNotFoundError(f"the MovieLens folder {folder} lacks {missing}")
-    for file, expected in MOVIELENS_SHA256.items() if verify else ():
-        verify_sha256(folder / file, expected, delete=False)
+                   MOVIELENS_SHA256, download, verify, verbose)
     data = _read_matrix(folder / "u.data")
     if data.shape[1] != 4:
         raise ValueError(f"{folder / 'u.data'} must have 4 tab-separated columns, found {data.shape[1]}")
@@ -327,8 +311,6 @@ def load_movielens_100k(path=None, download: bool = False, *, verify: bool = Tru
                  source=str(folder))
 
 
-# ------------------------------------------------------------ a simulated world of Coat's shape, whose truth is known
-
 #: Coat's one-hot feature groups and their sizes: users (14 columns), items (33 columns).
 COAT_USER_GROUPS = {"gender": 2, "age": 6, "location": 3, "fashion_interest": 3}
 COAT_ITEM_GROUPS = {"gender": 2, "jacket_type": 16, "color": 13, "front_page": 2}
@@ -337,9 +319,7 @@ _COAT_CUTPOINTS = (0.0, 0.8, 1.6, 2.4)   # rating = 1 + number of cutpoints belo
 
 @dataclass
 class CoatTruth:
-    """What :func:`coat_like` knows: every pair's ``ratings`` (1-5) and ``expected_rating``, and
-    the ``propensity`` of each pair to be self-selected (rows sum to ``n_train``); all
-    arrays of shape (n_users, n_items). ``params``: the arguments used."""
+    """What :func:`coat_like` knows, (n_users, n_items) arrays: ratings, expected rating, propensity."""
 
     ratings: np.ndarray
     expected_rating: np.ndarray
@@ -375,14 +355,7 @@ def _systematic_sample(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_test: int = 16,
               selection_strength: float = 0.6, rating_noise: float = 0.7, random_state=0) -> World:
-    """A simulated world of the Coat data set's shape and mechanisms (as :func:`load_coat`), with its truth.
-
-    Coat's one-hot groups (:data:`COAT_USER_GROUPS`, :data:`COAT_ITEM_GROUPS`). Every pair has a
-    rating 1-5: a latent score (taste x attributes, a bonus when the coat's gender matches the
-    user's, quality, leniency, noise of sd ``rating_noise``) cut at fixed thresholds. Each user
-    self-selects ``n_train`` items with probabilities proportional to ``exp(selection_strength *
-    (rating - 3) + 0.8 * gender match + 0.6 * front page)``, capped at 1 (MNAR; systematic sampling
-    makes them exactly ``truth.propensity``, a :class:`CoatTruth`) and rates ``n_test`` uniform items.
+    """A simulated world of Coat's shape (as :func:`load_coat`) whose self-selection is known (:class:`CoatTruth`).
 
     >>> data = coat_like(random_state=0)
     >>> data
@@ -440,9 +413,7 @@ def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_te
 
 
 def write_coat(data: World, directory) -> Path:
-    """Write a Coat-shaped ``data`` in Coat's layout (CRLF included) into ``directory``; return it.
-
-    Propensities: every pair's from a :class:`CoatTruth`, else the train ratings' (0 elsewhere)."""
+    """Write a Coat-shaped ``data`` in Coat's layout (CRLF included) into ``directory``; return it."""
     if not isinstance(data, World):
         raise TypeError(f"data must be a World, got {type(data).__name__}")
     if data.randomized is None or data.propensity is None:
@@ -470,8 +441,7 @@ def write_coat(data: World, directory) -> Path:
 
 
 def all_pairs(data: World) -> pd.DataFrame:
-    """Every (user, item) pair, by user then item, with both sides' numeric features and ``rated`` (0/1:
-    in ``data.interactions``): the population a propensity model is fitted on.
+    """Every (user, item) pair with both sides' features and ``rated`` (0/1), for a propensity model.
 
     >>> pairs = all_pairs(coat_like(n_users=4, n_items=5, n_train=2, n_test=1, random_state=0))
     >>> len(pairs), int(pairs["rated"].sum()), pairs.shape[1]
