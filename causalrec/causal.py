@@ -377,9 +377,6 @@ def causal_model(data: pd.DataFrame, graph=None, *, treatment: str = schema.EXPO
     return CausalSetup(work, treatment, outcome, g, causes, backdoor, latent, model, estimand)
 
 
-build_model = causal_model  # the name before the redesign; cli.py still calls it
-
-
 def _check_setup(setup) -> None:
     if not isinstance(setup, CausalSetup):
         raise TypeError(f"setup must be a CausalSetup from causal_model, got {type(setup).__name__}")

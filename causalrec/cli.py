@@ -128,7 +128,7 @@ def exposure_effect(world, method: str = "weighting") -> dict:
     if world.truth is None or not getattr(world.truth, "dag", None):
         raise ValueError("the causal-effect step needs a causal graph (world.truth.dag); this data has none")
     frame = causal.analysis_frame(world)
-    setup = causal.build_model(frame, causal.simulator_graph(world))
+    setup = causal.causal_model(frame, causal.simulator_graph(world))
     return {"effect_method": method, "effect_naive": float(causal.naive_difference(frame).value),
             "effect_estimate": float(causal.estimate_effect(setup, method).value),
             "effect_true": float(world.truth.ate), "effect_adjustment": list(setup.backdoor_variables)}
