@@ -123,7 +123,10 @@ SECTIONS = [
     ("movielens_real.json", "Top-10 ranking on real MovieLens 100K (temporal split)",
      "movielens_ranking.py --movielens DIR", lambda r: numbers(r, ["models"])),
     ("reproduce_coat_real.json", "Debiasing on the real Coat data", "reproduce_coat.py --coat DIR",
-     lambda r: numbers(r, ["methods", "summary", "targets"])),
+     lambda r: _table(["method", "test MSE", "MAE", "NDCG@5", "AUC"],
+                      [[name, f"{m['mse']:.3f}", f"{m['mae']:.3f}", f"{m['ndcg@5']:.3f}", f"{m['auc']:.3f}"]
+                       for name, m in r["coat"].items() if isinstance(m, dict) and "mse" in m]) + [
+         "Targets: " + ", ".join(f"{k}: {v}" for k, v in r["coat"]["targets"].items()) + ".", ""]),
     ("bench_sequential.json", "Sequence recommendation on real MovieLens 100K (leave last out)",
      "bench_sequential.py --movielens DIR", lambda r: numbers(r, ["movielens", "sizes"])),
     ("simulate.json", "The simulator from 1,000 to 100,000 users", "bench_simulate.py", simulate),
