@@ -80,7 +80,8 @@ exercises: $(STAMP)
 # Benchmarks: medians of BENCH_REPEATS runs each. The MF comparison times Cornac when it imports here
 # or through $CORNAC_PYTHON / /tmp/cornac-venv/bin/python (python3 -m venv /tmp/cornac-venv &&
 # /tmp/cornac-venv/bin/pip install cornac). MOVIELENS=DIR (MovieLens 100K) and COAT=DIR (Coat) add the
-# real-data runs beside the simulated twins.
+# real-data runs beside the simulated twins (the Coat reproduction's validation grid takes about an
+# hour on 2 cores; the sequence benchmark with Cornac's SASRec about 15 minutes).
 BENCH_REPEATS ?= 3
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_book.py
@@ -88,6 +89,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mf_peer.py --repeats $(BENCH_REPEATS)
 	$(if $(MOVIELENS),$(BIN)/python benchmarks/bench_mf_peer.py --repeats $(BENCH_REPEATS) --movielens $(MOVIELENS))
 	$(if $(MOVIELENS),$(BIN)/python benchmarks/movielens_ranking.py --movielens $(MOVIELENS))
+	$(if $(MOVIELENS),$(BIN)/python benchmarks/bench_sequential.py --movielens $(MOVIELENS) --json benchmarks/results/bench_sequential.json)
+	$(if $(COAT),$(BIN)/python benchmarks/reproduce_coat.py --coat $(COAT) --json benchmarks/results/reproduce_coat_real.json)
 	$(BIN)/python benchmarks/bench_simulate.py --repeats $(BENCH_REPEATS)
 	$(BIN)/python benchmarks/bench_dowhy.py --repeats $(BENCH_REPEATS) --refute
 	-$(BIN)/python benchmarks/bench_serving.py --repeats $(BENCH_REPEATS)
