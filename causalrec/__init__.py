@@ -45,7 +45,7 @@ _API = {
     # evaluation and causal analysis
     "evaluate_ranking": "metrics",
     "causal_model": "causal",
-    "DebiasedRecommender": "debias",
+    "DebiasedRecommender": "debias", "SequentialRecommender": "sequence",
 }
 
 __all__ = [*_MODULES, *_API]

@@ -27,7 +27,7 @@ import pytest
 import causalrec as cr
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
-CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]*_*.ipynb"))
 
 # A call that makes a figure or puts marks on one (``optimizer.step()`` is not drawing).
 FIGURE = re.compile(r"\bplt\.(?:subplots|subplot|figure)\(")

@@ -61,7 +61,7 @@ def book_pages():
 
 ENTRIES = parse_glossary(GLOSSARY.read_text(encoding="utf-8"))
 TERMS = {term.lower() for terms, _ in ENTRIES for term in terms}
-CHAPTERS = [p for p in sorted(BOOK.glob("[0-9][0-9]_*.ipynb")) if 1 <= int(p.name[:2]) <= 15]
+CHAPTERS = [p for p in sorted(BOOK.glob("[0-9][0-9]*_*.ipynb")) if 1 <= int(p.name[:2]) <= 15]
 
 
 def test_the_parser_reads_terms_synonyms_and_definitions():
