@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 # Submodules, lowest layer first: a module may import only the ones above it.
 _MODULES = ("schema", "data", "prep", "metrics", "plots", "nn", "models", "train", "ranking",
-            "recommenders", "als", "sequence", "propensity", "debias", "causal", "explain",
+            "recommenders", "als", "sequence", "propensity", "ope", "debias", "causal", "uplift", "explain",
             "serve", "pipeline", "exercises", "cli")
 
 # The flat API: public name -> the module that defines it.
