@@ -103,6 +103,29 @@ def check_id_column(df: pd.DataFrame, column: str, name: str) -> None:
         raise ValueError(f"{what} must hold IDs of one kind (integers or strings), not {s[odd].head(SHOW).tolist()}")
 
 
+def check_ids(values, name: str, n: int | None = None, kind: str = "", *, unique: bool = False,
+              allow_empty: bool = True) -> np.ndarray:
+    """``values`` (array, list or tensor) as 1-D int64 IDs in [0, n), or a ValueError naming ``name``
+    and the bad IDs; ``kind`` (``"user"``/``"item"``) words an unknown ID as a model's cold start."""
+    arr = np.asarray(values.detach().cpu().numpy() if hasattr(values, "detach") else values)
+    if arr.ndim != 1 or arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or not (arr.size or allow_empty):
+        raise ValueError(f"{name} must be a {'' if allow_empty else 'non-empty '}1-D array of integer IDs, "
+                         f"got shape {arr.shape}, dtype {arr.dtype}")
+    bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (arr < 0)
+    if bad.any():
+        raise ValueError(f"{name} must hold non-negative integer IDs; found {arr[bad][:SHOW].tolist()}")
+    arr = arr.astype(np.int64)
+    distinct, counts = np.unique(arr, return_counts=True) if unique else (arr, 1)
+    if unique and (counts > 1).any():
+        raise ValueError(f"{name} holds repeated IDs such as {distinct[counts > 1][:SHOW].tolist()}")
+    if n is not None and arr.size and arr.max() >= n:
+        outside = np.unique(arr[arr >= n])[:SHOW].tolist()
+        raise ValueError(f"unknown {kind} ID(s) {outside} in {name}: the model knows {kind}s 0..{n - 1} (a new "
+                         f"{kind} is a cold start, see causalrec.ranking)" if kind else
+                         f"{name} holds ID(s) {outside} outside the catalogue [0, {n})")
+    return arr
+
+
 def check_binary(values, name: str) -> np.ndarray:
     """Return ``values`` as an int8 array, or raise if anything is not 0 or 1."""
     arr = np.asarray(values)

@@ -12,7 +12,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from . import schema
-from ._checks import (SHOW, check_binary, check_dataframe, check_fraction, check_id_column, check_numeric_column,
+from ._checks import (check_binary, check_dataframe, check_fraction, check_id_column, check_ids, check_numeric_column,
                       check_positive_int, check_random_state, progress_bar)
 
 __all__ = ["TopK", "top_k", "recommend", "topk_frame", "rerank_mmr", "rerank_exposure", "ColdStartSplit",
@@ -30,23 +30,6 @@ def _numpy(values):
     if hasattr(values, "detach"):                                   # a torch tensor (torch not imported)
         values = values.detach().cpu().numpy()
     return values.toarray() if sp.issparse(values) else np.asarray(values)
-
-
-def _ids(values, name: str, *, unique: bool = False, n=None) -> np.ndarray:
-    arr = np.atleast_1d(_numpy(values))
-    if arr.ndim != 1 or arr.size == 0 or arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be a non-empty 1-D array of integer IDs, got shape {arr.shape}, "
-                         f"dtype {arr.dtype}")
-    bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (arr < 0)
-    if bad.any():
-        raise ValueError(f"{name} must hold non-negative integer IDs; found {arr[bad][:SHOW].tolist()}")
-    arr = arr.astype(np.int64)
-    distinct, counts = np.unique(arr, return_counts=True) if unique else (arr, 1)
-    if unique and (counts > 1).any():
-        raise ValueError(f"{name} holds repeated IDs such as {distinct[counts > 1][:SHOW].tolist()}")
-    if n is not None and arr.max() >= n:
-        raise ValueError(f"{name} holds ID(s) {np.unique(arr[arr >= n])[:SHOW].tolist()} outside the catalogue [0, {n})")
-    return arr
 
 
 def _scores(scores, k, name="scores"):
@@ -99,7 +82,7 @@ def top_k(scores, k, *, exclude=None, item_ids=None) -> TopK:
     n_rows, n_items = work.shape
     ids = None
     if item_ids is not None:
-        ids = _ids(item_ids, "item_ids", unique=True)
+        ids = check_ids(np.atleast_1d(_numpy(item_ids)), "item_ids", unique=True, allow_empty=False)
         if ids.shape != (n_items,):
             raise ValueError(f"item_ids must have one ID per column ({n_items}), got shape {ids.shape}")
         order = np.argsort(ids, kind="stable")                     # columns in ID order: lower column = lower ID
@@ -125,7 +108,7 @@ def topk_frame(result, users) -> pd.DataFrame:
     """
     if not isinstance(result, TopK):
         raise TypeError(f"result must be a TopK, got {type(result).__name__}")
-    users = _ids(users, "users")
+    users = check_ids(np.atleast_1d(_numpy(users)), "users", allow_empty=False)
     if len(users) != len(result.indices):
         raise ValueError(f"users has {len(users)} entries but result has {len(result.indices)} rows")
     rows, slots = np.nonzero(result.indices >= 0)
@@ -144,12 +127,12 @@ def recommend(scorer, users, n_items, k=10, *, seen=None, batch_size=1024, verbo
     """
     if not callable(scorer):
         raise TypeError(f"scorer must be callable (user_ids -> scores), got {type(scorer).__name__}")
-    users = _ids(users, "users", unique=True)
+    users = check_ids(np.atleast_1d(_numpy(users)), "users", unique=True, allow_empty=False)
     n_items, batch_size = check_positive_int(n_items, "n_items"), check_positive_int(batch_size, "batch_size")
     position = items = np.empty(0, np.int64)
     if seen is not None and len(check_dataframe(seen, "seen", [schema.USER, schema.ITEM], allow_empty=True)):
-        items = _ids(seen[schema.ITEM].to_numpy(), f"seen[{schema.ITEM!r}]", n=n_items)
-        position = pd.Index(users).get_indexer(_ids(seen[schema.USER].to_numpy(), f"seen[{schema.USER!r}]"))
+        items = check_ids(seen[schema.ITEM].to_numpy(), f"seen[{schema.ITEM!r}]", n_items)
+        position = pd.Index(users).get_indexer(check_ids(seen[schema.USER].to_numpy(), f"seen[{schema.USER!r}]"))
         keep = position >= 0                                       # other users' pairs do not matter here
         order = np.argsort(position[keep], kind="stable")
         position, items = position[keep][order], items[keep][order]
@@ -315,7 +298,8 @@ def fill_item_embeddings(estimator, items, *, fill="mean"):
     check_is_fitted(estimator, "model_")
     if fill not in ("mean", "zero"):
         raise ValueError(f"fill must be 'mean' or 'zero', got {fill!r}")
-    cold = _ids(items, "items (fit with items=<the whole catalogue>)", unique=True, n=estimator.n_items_)
+    cold = check_ids(np.atleast_1d(_numpy(items)), "items (fit with items=<the whole catalogue>)",
+                     estimator.n_items_, unique=True, allow_empty=False)
     out = copy.deepcopy(estimator)
     warm = torch.from_numpy(np.setdiff1d(np.arange(out.n_items_), cold))
     with torch.no_grad():
@@ -339,8 +323,8 @@ def fold_in_users(estimator, interactions, *, target=schema.CLICKED, steps=100, 
     check_numeric_column(interactions, target, "interactions")
     steps = check_positive_int(steps, "steps")
     lr, l2 = check_fraction(lr, "lr", high=np.inf, inclusive=(False, True)), check_fraction(l2, "l2", high=np.inf)
-    users = _ids(interactions[schema.USER].to_numpy(), f"interactions[{schema.USER!r}]")
-    items = _ids(interactions[schema.ITEM].to_numpy(), f"interactions[{schema.ITEM!r}]", n=estimator.n_items_)
+    users = check_ids(interactions[schema.USER].to_numpy(), f"interactions[{schema.USER!r}]")
+    items = check_ids(interactions[schema.ITEM].to_numpy(), f"interactions[{schema.ITEM!r}]", estimator.n_items_)
     if estimator.loss_ == "bce":
         check_binary(interactions[target], f"interactions[{target!r}] (for a model fitted with loss='bce')")
     y = interactions[target].to_numpy(dtype=np.float32)

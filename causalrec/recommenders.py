@@ -20,12 +20,12 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from . import schema
-from ._checks import (SHOW, check_binary, check_dataframe, check_fraction, check_id_column,
+from ._checks import (SHOW, check_binary, check_dataframe, check_fraction, check_id_column, check_ids,
                       check_numeric_column, check_positive_int, seed_from)
 from .models import MatrixFactorization, MultimodalRecommender, NeuMF
 from .prep import TextVectorizer, normalize_images
 from .ranking import recommend, top_k
-from .train import LOSSES, TrainingData, check_ids, check_loss, select_head, train_model, validation_metrics
+from .train import LOSSES, TrainingData, check_loss, select_head, train_model, validation_metrics
 
 __all__ = ["DEFAULT_TARGET", "MODELS", "Recommender", "PopularityRecommender", "RandomRecommender",
            "ContentBasedRecommender", "ItemKNNRecommender"]

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ._checks import SHOW, check_binary, check_finite_1d, check_positive_int, progress_bar, seed_from, torch_threads
+from ._checks import SHOW, check_binary, check_finite_1d, check_ids, check_positive_int, progress_bar, seed_from, torch_threads
 from .metrics import auc
 
 __all__ = ["LOSSES", "LOSS_FUNCTIONS", "weighted_mean", "mse_loss", "bce_loss", "bpr_loss",
@@ -224,21 +224,6 @@ def fit_torch(module, loss_fn, data, *, epochs=10, batch_size=1024, lr=1e-2, wei
         module.load_state_dict(best_state)
     module.eval()
     return pd.DataFrame(rows)
-
-
-def check_ids(values, name: str, n: int | None = None, kind: str = "") -> np.ndarray:
-    """``values`` as 1-D int64 IDs in [0, n), or a ValueError naming ``name`` and the bad IDs."""
-    arr = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
-    if arr.ndim != 1 or arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be a 1-D array of integer IDs, got shape {arr.shape}, dtype {arr.dtype}")
-    bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (arr < 0)
-    if bad.any():
-        raise ValueError(f"{name} must hold non-negative integer IDs; found {arr[bad][:SHOW].tolist()}")
-    arr = arr.astype(np.int64)
-    if n is not None and arr.size and arr.max() >= n:
-        raise ValueError(f"unknown {kind} ID(s) {np.unique(arr[arr >= n])[:SHOW].tolist()} in {name}: the model "
-                         f"knows {kind}s 0..{n - 1} (a new {kind} is a cold start, see causalrec.ranking)")
-    return arr
 
 
 @dataclass(frozen=True)
