@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ from torch import nn
 
 from . import schema
 from ._checks import check_binary, check_dataframe, check_positive_int, check_random_state, seed_from
+from .data.simulate import run_policy
 from .metrics import auc
 from .train import fit_torch
 
@@ -329,7 +330,8 @@ def model_contrast(model: FeatureNet, inputs, block: str, low, high) -> float:
 
 def intervene(world, *, popularity=None, price=None) -> pd.DataFrame:
     """``do(popularity := ...)`` and/or ``do(price := ...)`` (one value per item) in the simulator's
-    equations: each logged pair's probabilities and true ``effect``; all not downstream held fixed.
+    equations (:func:`~causalrec.data.simulate.run_policy` with the logging policy): each logged pair's
+    probabilities and true ``effect``; all not downstream held fixed.
 
     >>> import causalrec as cr
     >>> world = cr.simulate_shop(n_users=30, n_items=20, random_state=0)
@@ -340,42 +342,5 @@ def intervene(world, *, popularity=None, price=None) -> pd.DataFrame:
     >>> bool((flipped["relevance"] == same["relevance"]).all())
     True
     """
-    truth, params = world.truth, world.truth.params
-    old_pop = world.items[schema.POPULARITY].to_numpy(dtype=np.float64)
-    old_price = world.items[schema.PRICE].to_numpy(dtype=np.float64)
-    new_pop = old_pop if popularity is None else _item_values(popularity, world.n_items, "popularity", positive=False)
-    new_price = old_price if price is None else _item_values(price, world.n_items, "price", positive=True)
-    log = world.interactions
-    users, items = log[schema.USER].to_numpy(), log[schema.ITEM].to_numpy()
-    kappa = np.asarray(params["kappa"], dtype=float)[world.users[schema.GROUP].to_numpy()[users]]
-    old_log_pop = np.log1p(old_pop)
-    old_pct = (np.argsort(np.argsort(old_pop, kind="stable"), kind="stable") + 0.5) / len(old_pop)
-    ranked = np.sort(old_pop)
-    # a changed popularity takes its percentile in the original distribution (ties: the middle)
-    new_pct = np.where(new_pop == old_pop, old_pct,
-                       (np.searchsorted(ranked, new_pop, "left") + np.searchsorted(ranked, new_pop, "right"))
-                       / (2 * len(old_pop)))
-    z = ((np.log1p(new_pop) - old_log_pop.mean()) / old_log_pop.std())[items]
-    rho_old = truth.relevance_for(users, items)
-    shifted = replace(truth, log_price_centered=truth.log_price_centered + np.log(new_price / old_price))
-    rho = shifted.relevance_for(users, items)
-    organic_old = np.clip(params["organic_rate"] * rho_old * (0.5 + old_pct[items]), 0.0, 1.0)
-    # the slot's examination probability, recovered from the true effect in the original world
-    examine = truth.effect / np.maximum((1.0 - organic_old) * rho_old * kappa, 1e-300)
-    logit = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
-    score = log[schema.POLICY_SCORE].to_numpy() + logit(rho) - logit(rho_old)
-    exposure = 1.0 / (1.0 + np.exp(-(params["alpha0"] + params["alpha1"] * score + params["alpha2"] * z)))
-    organic = np.clip(params["organic_rate"] * rho * (0.5 + new_pct[items]), 0.0, 1.0)
-    effect = (1.0 - organic) * examine * rho * kappa
-    return pd.DataFrame({"relevance": rho, "exposure_probability": exposure,
-                         "purchase_probability": organic + exposure * effect, "effect": effect})
-
-
-def _item_values(values, n_items: int, name: str, *, positive: bool) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.shape != (n_items,):
-        raise ValueError(f"{name} must hold one value per item, shape ({n_items},); got shape {arr.shape}")
-    bad = ~np.isfinite(arr) | ((arr <= 0) if positive else (arr < 0))
-    if bad.any():
-        raise ValueError(f"{name} must be finite and {'positive' if positive else '>= 0'}; {int(bad.sum())} value(s) are not")
-    return arr
+    run = run_policy(world, popularity=popularity, price=price).rename(columns={"show_probability": "exposure_probability"})
+    return run[["relevance", "exposure_probability", "purchase_probability", "effect"]]

@@ -22,16 +22,16 @@ The effect of showing ``i`` to ``u``: ``tau = (1 - organic) * examine(position) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from .. import schema
-from .._checks import check_fraction, check_memory, check_positive_int, check_random_state
+from .._checks import check_dataframe, check_fraction, check_memory, check_positive_int, check_random_state
 from .world import World
 
-__all__ = ["World", "Truth", "simulate_shop", "DEFAULT_PARAMS", "CATEGORY_NAMES"]
+__all__ = ["World", "Truth", "simulate_shop", "run_policy", "DEFAULT_PARAMS", "CATEGORY_NAMES"]
 
 CATEGORY_NAMES = ("outerwear", "shoes", "bags", "watches", "lamps", "kitchen")
 
@@ -349,3 +349,73 @@ def _draw_ratings(rng, rho, noise_sd):
     """Integer ratings 1-5 around 1 + 4 * rho."""
     raw = 1.0 + 4.0 * rho + rng.normal(0.0, noise_sd, size=len(rho))
     return np.clip(np.rint(raw), 1, 5).astype(np.int64)
+
+
+def run_policy(world: World, policy=None, *, popularity=None, price=None, random_state=None) -> pd.DataFrame:
+    """Run a ``policy`` through ``world``'s equations (steps 3-5; same users, items, latent factors).
+
+    ``policy``: None (the logging policy on the logged candidates) or a DataFrame of ``user_id, item_id``,
+    a show ``probability`` (default 1) and/or ``position`` (default: the candidate's logged slot).
+    ``popularity``, ``price``: do(...), one value per item. Per pair: ``relevance``, ``show_probability``,
+    ``effect`` of showing, ``purchase_probability`` (organic + show_probability * effect) and, with
+    ``random_state``, fresh draws ``shown``, ``purchased``. Value: expected purchases summed per user.
+
+    >>> world = simulate_shop(n_users=30, n_items=20, random_state=0)
+    >>> bool(np.allclose(run_policy(world)["show_probability"], world.truth.propensity))
+    True
+    >>> top = pd.DataFrame({"user_id": [0, 0], "item_id": [3, 5], "position": [1, 2]})
+    >>> run_policy(world, top, random_state=0).columns.tolist()[-3:]
+    ['purchase_probability', 'shown', 'purchased']
+    """
+    truth, p, log, n_items = world.truth, world.truth.params, world.interactions, world.n_items
+    pop, old_price = (world.items[c].to_numpy(dtype=np.float64) for c in (schema.POPULARITY, schema.PRICE))
+    new_pop = pop if popularity is None else _item_values(popularity, n_items, "popularity", positive=False)
+    new_price = old_price if price is None else _item_values(price, n_items, "price", positive=True)
+    old_pct, ranked = (np.argsort(np.argsort(pop, kind="stable"), kind="stable") + 0.5) / n_items, np.sort(pop)
+    pct = np.where(new_pop == pop, old_pct,  # a changed popularity: its percentile among the old ones (ties: middle)
+                   (np.searchsorted(ranked, new_pop) + np.searchsorted(ranked, new_pop, "right")) / (2 * n_items))
+    ids = (schema.USER, schema.ITEM)
+    frame = log[list(ids)] if policy is None else check_dataframe(policy, "policy", ids)
+    for column, low, high in ((schema.USER, 0, world.n_users - 1), (schema.ITEM, 0, n_items - 1),
+                              ("probability", 0, 1), ("position", 1, np.inf)):
+        values = frame[column].to_numpy(dtype=float) if column in frame else np.array([low])
+        if (bad := ~((values >= low) & (values <= high)) | (values != np.round(values)) * (column != "probability")).any():
+            raise ValueError(f"policy[{column!r}] must lie in [{low}, {high}]; {values[bad][:3].tolist()} do not")
+    u, i = frame[schema.USER].to_numpy(), frame[schema.ITEM].to_numpy()
+    kappa = np.asarray(p["kappa"], dtype=float)[world.users[schema.GROUP].to_numpy()[u]]
+    rho_old = truth.relevance_for(u, i)
+    rho = replace(truth, log_price_centered=truth.log_price_centered + np.log(new_price / old_price)).relevance_for(u, i)
+    organic = np.clip(p["organic_rate"] * rho * (0.5 + pct[i]), 0.0, 1.0)
+    if "position" in frame:
+        examine = frame["position"].to_numpy(dtype=float) ** -p["position_decay"]
+    else:  # the logged slot, recovered from the logged true effect
+        keys = log[schema.USER].to_numpy() * n_items + log[schema.ITEM].to_numpy()
+        row = np.argsort(keys)[np.minimum(np.searchsorted(keys, u * n_items + i, sorter=np.argsort(keys)), len(keys) - 1)]
+        if (bad := keys[row] != u * n_items + i).any():
+            raise ValueError(f"policy has {int(bad.sum())} pair(s) not among the logged candidates, e.g. (user, item) = "
+                             f"{(int(u[bad][0]), int(i[bad][0]))}; give a 'position' to show them")
+        organic_old = np.clip(p["organic_rate"] * rho_old * (0.5 + old_pct[i]), 0.0, 1.0)
+        examine = truth.effect[row] / np.maximum((1.0 - organic_old) * rho_old * kappa, 1e-300)
+    if policy is None:  # the logging policy: sees the new popularity; its score moves with relevance
+        score = log[schema.POLICY_SCORE].to_numpy() + np.log(rho / (1 - rho)) - np.log(rho_old / (1 - rho_old))
+        z = ((np.log1p(new_pop) - np.log1p(pop).mean()) / np.log1p(pop).std())[i]
+        show = _sigmoid(p["alpha0"] + p["alpha1"] * score + p["alpha2"] * z)
+    else:
+        show = frame["probability"].to_numpy(dtype=float) if "probability" in frame else np.ones(len(u))
+    effect = (1.0 - organic) * examine * rho * kappa
+    out = pd.DataFrame({schema.USER: u, schema.ITEM: i, "relevance": rho, "show_probability": show,
+                        "effect": effect, "purchase_probability": organic + show * effect})
+    if random_state is not None:
+        draw = check_random_state(random_state).random((5, len(u)))
+        out["shown"] = (draw[0] < show).astype(np.int64)
+        bought = (draw[0] < show) & (draw[1] < examine) & (draw[2] < rho) & (draw[3] < kappa) | (draw[4] < organic)
+        out["purchased"] = bought.astype(np.int64)
+    return out
+
+
+def _item_values(values, n_items: int, name: str, *, positive: bool) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.shape != (n_items,) or (~np.isfinite(arr) | ((arr <= 0) if positive else (arr < 0))).any():
+        raise ValueError(f"{name} must hold one finite {'positive' if positive else 'non-negative'} value per item "
+                         f"(shape ({n_items},)); got shape {arr.shape}")
+    return arr
