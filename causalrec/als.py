@@ -1,25 +1,16 @@
 """Matrix factorization of explicit ratings by alternating least squares (ALS), batched in torch.
 
-The model predicts :math:`\\hat r_{ui} = \\mu + b_u + c_i + p_u^\\top q_i`. With the
-items fixed, a user's best ``(p_u, b_u)`` is a ridge regression of ``r_ui - mu - c_i``
-on the features ``[q_i, 1]`` of the items the user rated, a ``(dim + 1)``-square
-linear system; likewise for items with users fixed. ALS alternates the two exact
-steps (Zhou et al. 2008): the training objective never rises, and there is no
-learning rate. Each half-step builds all the systems with two sparse-times-dense
-products and solves them with one batched Cholesky factorisation.
-
-A user with ``n_u`` ratings pays ``reg * n_u ** reg_exponent * (|p_u|^2 + b_u^2)``,
-an item likewise: exponent 1 is Zhou et al.'s weighted lambda, 0 plain ridge. The
-warm start (``init="svd"``) takes ridge biases and item factors from a truncated
-SVD of what the biases leave unexplained; one or two sweeps then suffice.
-
-ALS needs the squared loss and the whole table at every sweep; other losses,
-streaming data and deep models are trained by gradient descent (:mod:`causalrec.train`).
+The model predicts :math:`\\hat r_{ui} = \\mu + b_u + c_i + p_u^\\top q_i`. With the items fixed, a
+user's best ``(p_u, b_u)`` is a ridge regression of ``r_ui - mu - c_i`` on ``[q_i, 1]`` over the items
+the user rated; likewise for items. ALS alternates these exact steps (Zhou et al. 2008): the training
+objective never rises and there is no learning rate. Each half-step builds all the ``(dim + 1)``-square
+systems with two sparse-times-dense products and solves them with one batched Cholesky factorisation.
+ALS needs the squared loss and the whole table at every sweep; other losses, streaming data and deep
+models are trained by gradient descent (:mod:`causalrec.train`).
 """
 
 from __future__ import annotations
 
-import numbers
 import time
 import warnings
 
@@ -30,7 +21,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from . import schema
-from ._checks import (check_dataframe, check_id_column, check_numeric_column, check_positive_int,
+from ._checks import (check_dataframe, check_fraction, check_id_column, check_numeric_column, check_positive_int,
                       progress_bar, seed_from, torch_threads)
 
 __all__ = ["ALSMatrixFactorization"]
@@ -114,33 +105,15 @@ def _top_singular(matrix, transposed, dim, generator, n_iter=2):
 class ALSMatrixFactorization(BaseEstimator):
     """Biased matrix factorization of explicit ratings, fitted by batched alternating least squares.
 
-    Parameters
-    ----------
-    dim, n_sweeps : int
-        Latent factors; alternating sweeps (all users, then all items).
-    reg, reg_exponent : float
-        Penalty ``reg * n ** reg_exponent * (|p|^2 + b^2)`` of a user or item
-        with ``n`` ratings; ``reg > 0``, ``reg_exponent`` in [0, 1].
-    init, init_std : {"svd", "random"}, float
-        Warm start (ridge biases, truncated SVD of the rest) or zero biases
-        and random normal item factors of standard deviation ``init_std``.
-    random_state : int, numpy Generator or None
-    verbose : bool
-    n_threads : int or None
-        Torch threads while fitting; None leaves torch's setting.
+    ``dim`` latent factors; ``n_sweeps`` alternating sweeps (all users, then all items). A user or
+    item with ``n`` ratings pays ``reg * n ** reg_exponent * (|p|^2 + b^2)`` (``reg > 0``; exponent 1
+    is Zhou et al.'s weighted lambda, 0 plain ridge). ``init="svd"``: ridge biases and a truncated SVD
+    of what they leave (one or two sweeps then suffice); ``"random"``: zero biases, normal item factors
+    of std ``init_std``. ``n_threads``: torch threads while fitting (None: torch's setting).
+    Learned: ``global_mean_``, ``user_factors_``, ``item_factors_``, ``user_bias_``, ``item_bias_``,
+    ``n_users_``, ``n_items_``, ``history_`` (per ``sweep``: ``train_rmse``, ``val_rmse`` with
+    ``validation``, ``seconds``: cumulative fit time, scoring excluded).
 
-    Attributes
-    ----------
-    global_mean_ : float
-    user_factors_, item_factors_ : ndarray of shape (n_users_, dim), (n_items_, dim)
-    user_bias_, item_bias_ : ndarray of shape (n_users_,), (n_items_,)
-    history_ : pandas.DataFrame
-        Per sweep (index ``sweep`` from 1): ``train_rmse``, ``val_rmse`` (with
-        ``validation``), ``seconds`` (cumulative fit time, scoring excluded).
-    n_users_, n_items_ : int
-
-    Examples
-    --------
     >>> import numpy as np, pandas as pd
     >>> rng = np.random.default_rng(0)
     >>> p, q = rng.normal(size=(30, 2)), rng.normal(size=(20, 2))
@@ -154,34 +127,21 @@ class ALSMatrixFactorization(BaseEstimator):
 
     def __init__(self, dim=10, reg=0.4, reg_exponent=0.75, n_sweeps=5, init="svd", init_std=0.1,
                  random_state=0, verbose=False, n_threads=1):
-        self.dim = dim
-        self.reg = reg
-        self.reg_exponent = reg_exponent
-        self.n_sweeps = n_sweeps
-        self.init = init
-        self.init_std = init_std
-        self.random_state = random_state
-        self.verbose = verbose
-        self.n_threads = n_threads
+        self.dim, self.reg, self.reg_exponent, self.n_sweeps, self.init = dim, reg, reg_exponent, n_sweeps, init
+        self.init_std, self.random_state, self.verbose, self.n_threads = init_std, random_state, verbose, n_threads
 
     def _check_params(self):
         check_positive_int(self.dim, "dim")
         check_positive_int(self.n_sweeps, "n_sweeps")
-        for name, ok, rule in (("reg", lambda v: v > 0, "> 0"), ("init_std", lambda v: v > 0, "> 0"),
-                               ("reg_exponent", lambda v: 0 <= v <= 1, "in [0, 1]")):
-            value = getattr(self, name)
-            if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)) \
-                    or not ok(value):
-                raise ValueError(f"{name} must be a finite number {rule}, got {value!r}")
+        for name in ("reg", "init_std"):
+            check_fraction(getattr(self, name), name, high=np.inf, inclusive=(False, False))
+        check_fraction(self.reg_exponent, "reg_exponent")
         if self.init not in ("svd", "random"):
             raise ValueError(f"init must be 'svd' or 'random', got {self.init!r}")
 
     def fit(self, ratings, *, n_users=None, n_items=None, validation=None, target=schema.RATING):
-        """Fit factors and biases to the ``target`` column of ``ratings`` (one row per rating).
-
-        ``n_users``/``n_items`` default to the largest ID plus one; the
-        ``validation`` ratings are only scored, after every sweep, into ``history_``.
-        """
+        """Fit to the ``target`` column of ``ratings`` (``n_users``/``n_items``: default largest ID + 1);
+        ``validation`` ratings are only scored, after every sweep, into ``history_``."""
         self._check_params()
         n_users, n_items = (None if n is None else check_positive_int(n, name)
                             for n, name in ((n_users, "n_users"), (n_items, "n_items")))
