@@ -1,11 +1,8 @@
-"""Recommender networks as plain :class:`torch.nn.Module` s (forward passes only).
-
-IDs are int64 tensors of shape (B,) holding ``0 .. n - 1``; every model returns raw
-scores (logits); ``score_all(users)`` scores the whole catalogue, shape (B, n_items).
-Sizes are checked when a model is built, inputs where they enter the package
-(:mod:`causalrec.recommenders`), never in ``forward``. The source article joins a 2-D
-embedding with a 4-D convolution output, which cannot run; here the CNN ends in an
-adaptive pool, so every part is 2-D, of fixed width, before the concatenation.
+"""Recommender networks as plain :class:`torch.nn.Module` s: IDs are int64 tensors (B,) in ``0 .. n - 1``,
+outputs raw scores (logits), ``score_all(users)`` scores the catalogue, (B, n_items). Sizes are checked
+when a model is built, inputs where they enter the package (:mod:`causalrec.recommenders`), never in
+``forward``. The source article joins a 2-D embedding with a 4-D convolution output, which cannot run;
+here the CNN ends in an adaptive pool, so every part is 2-D, of fixed width, before the concatenation.
 """
 
 from __future__ import annotations
@@ -30,13 +27,6 @@ def _sizes(values, name: str) -> tuple[int, ...]:
     return tuple(check_positive_int(v, f"{name}[{k}]") for k, v in enumerate(values))
 
 
-def _embedding(n: int, dim: int, init_std: float) -> nn.Embedding:
-    table = nn.Embedding(n, dim)
-    nn.init.normal_(table.weight, std=check_fraction(init_std, "init_std", high=np.inf,
-                                                     inclusive=(False, True)))
-    return table
-
-
 def _mlp(sizes: tuple[int, ...], dropout: float = 0.0) -> nn.Sequential:
     """Linear -> ReLU (-> Dropout) for each consecutive pair of ``sizes``."""
     dropout = check_fraction(dropout, "dropout", inclusive=(True, False))
@@ -47,7 +37,21 @@ def _mlp(sizes: tuple[int, ...], dropout: float = 0.0) -> nn.Sequential:
 
 
 class _Scorer(nn.Module):
-    """A generic :meth:`score_all` for models that score (user, item) pairs."""
+    """Checked sizes, ID embedding tables and a generic :meth:`score_all` for (user, item) scorers."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int):
+        super().__init__()
+        self.n_users, self.n_items = check_positive_int(n_users, "n_users"), check_positive_int(n_items, "n_items")
+        self.dim = check_positive_int(dim, "dim")
+
+    def _tables(self, init_std: float, *names: str) -> None:
+        """An embedding per name (a user table if the name holds "user", else an item table), then
+        each table's weights drawn, in the same order, from N(0, ``init_std``^2)."""
+        std = check_fraction(init_std, "init_std", high=np.inf, inclusive=(False, True))
+        for name in names:
+            setattr(self, name, nn.Embedding(self.n_users if "user" in name else self.n_items, self.dim))
+        for name in names:
+            nn.init.normal_(getattr(self, name).weight, std=std)
 
     def score_all(self, users, *, max_pairs: int = 262_144) -> torch.Tensor:
         """Scores of every catalogue item for each user, shape (B, n_items), ``max_pairs`` at a time."""
@@ -63,8 +67,6 @@ class MatrixFactorization(_Scorer):
 
     The vectors start normal with standard deviation ``init_std``, the biases at 0.
 
-    Examples
-    --------
     >>> _ = torch.manual_seed(0)
     >>> mf = MatrixFactorization(n_users=3, n_items=4, dim=2)
     >>> mf(torch.tensor([0, 2]), torch.tensor([1, 3])).shape, mf.score_all(torch.tensor([0, 1])).shape
@@ -72,18 +74,11 @@ class MatrixFactorization(_Scorer):
     """
 
     def __init__(self, n_users: int, n_items: int, dim: int = 32, *, init_std: float = 0.1):
-        super().__init__()
-        self.n_users = check_positive_int(n_users, "n_users")
-        self.n_items = check_positive_int(n_items, "n_items")
-        self.dim = check_positive_int(dim, "dim")
-        self.user_embedding = nn.Embedding(self.n_users, self.dim)
-        self.item_embedding = nn.Embedding(self.n_items, self.dim)
+        super().__init__(n_users, n_items, dim)
+        self._tables(init_std, "user_embedding", "item_embedding")
         self.user_bias = nn.Parameter(torch.zeros(self.n_users))
         self.item_bias = nn.Parameter(torch.zeros(self.n_items))
         self.global_bias = nn.Parameter(torch.zeros(()))
-        std = check_fraction(init_std, "init_std", high=np.inf, inclusive=(False, True))
-        nn.init.normal_(self.user_embedding.weight, std=std)
-        nn.init.normal_(self.item_embedding.weight, std=std)
 
     def forward(self, users, items) -> torch.Tensor:
         """Scores of the pairs ``(users[b], items[b])``, shape (B,)."""
@@ -99,8 +94,6 @@ class MatrixFactorization(_Scorer):
 class NeuMF(_Scorer):
     """Neural matrix factorization: a GMF branch (element-wise product) beside an MLP, fused by one linear layer.
 
-    Examples
-    --------
     >>> _ = torch.manual_seed(0)
     >>> NeuMF(n_users=5, n_items=7, dim=4, hidden=(8, 4))(torch.tensor([0, 4]), torch.tensor([6, 1])).shape
     torch.Size([2])
@@ -108,18 +101,9 @@ class NeuMF(_Scorer):
 
     def __init__(self, n_users: int, n_items: int, dim: int = 32, *, hidden=(64, 32, 16),
                  dropout: float = 0.0, init_std: float = 0.1):
-        super().__init__()
-        self.n_users = check_positive_int(n_users, "n_users")
-        self.n_items = check_positive_int(n_items, "n_items")
-        self.dim = check_positive_int(dim, "dim")
+        super().__init__(n_users, n_items, dim)
         self.hidden = _sizes(hidden, "hidden")
-        self.gmf_user = nn.Embedding(self.n_users, self.dim)
-        self.gmf_item = nn.Embedding(self.n_items, self.dim)
-        self.mlp_user = nn.Embedding(self.n_users, self.dim)
-        self.mlp_item = nn.Embedding(self.n_items, self.dim)
-        std = check_fraction(init_std, "init_std", high=np.inf, inclusive=(False, True))
-        for table in (self.gmf_user, self.gmf_item, self.mlp_user, self.mlp_item):
-            nn.init.normal_(table.weight, std=std)
+        self._tables(init_std, "gmf_user", "gmf_item", "mlp_user", "mlp_item")
         self.mlp = _mlp((2 * self.dim, *self.hidden), dropout)
         self.output = nn.Linear(self.dim + self.hidden[-1], 1)
 
@@ -153,11 +137,9 @@ class ImageTower(nn.Module):
         if len(channels) != 2:
             raise ValueError(f"channels must hold two sizes (one per convolution), got {channels}")
         self.pooled_size = check_positive_int(pooled_size, "pooled_size")
-        self.layers = nn.Sequential(
-            nn.Conv2d(1, channels[0], kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(channels[0], channels[1], kernel_size=3, padding=1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(self.pooled_size), nn.Flatten(),
-        )
+        self.layers = nn.Sequential(nn.Conv2d(1, channels[0], kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                    nn.Conv2d(channels[0], channels[1], kernel_size=3, padding=1), nn.ReLU(),
+                                    nn.AdaptiveAvgPool2d(self.pooled_size), nn.Flatten())
         self.out_features = channels[1] * self.pooled_size ** 2
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -192,21 +174,16 @@ def _content(values, name: str, n_items: int, ndim: int) -> torch.Tensor:
     return x
 
 
-class MultimodalRecommender(nn.Module):
+class MultimodalRecommender(_Scorer):
     """ID embeddings, an image CNN and a text tower, fused by an MLP with two heads.
 
     The item vector ``v`` projects the item's ID embedding, image and text features;
     the MLP reads ``[u, v, u * v]`` and two heads give the interest score and purchase logit.
     The catalogue's content is kept as buffers, so ``forward`` needs IDs only; new items
     (cold start) are scored from ``images=`` / ``text=``, without IDs if ``use_item_ids=False``.
+    ``images``: float (n_items, 1, H, W), standardized (:func:`causalrec.prep.normalize_images`);
+    ``text``: float (n_items, vocabulary_size), e.g. TF-IDF; both optional.
 
-    Parameters
-    ----------
-    images : float (n_items, 1, H, W), optional, standardized (:func:`causalrec.prep.normalize_images`).
-    text : float (n_items, vocabulary_size), optional, e.g. TF-IDF.
-
-    Examples
-    --------
     >>> _ = torch.manual_seed(0)
     >>> model = MultimodalRecommender(n_users=4, n_items=6, images=torch.rand(6, 1, 16, 16), dim=8)
     >>> model.score_all(torch.tensor([1]), head="purchase").shape
@@ -221,17 +198,16 @@ class MultimodalRecommender(nn.Module):
     def __init__(self, n_users: int, n_items: int, *, images=None, text=None, dim: int = 32,
                  use_item_ids: bool = True, channels=(8, 16), pooled_size: int = 2,
                  text_hidden: int = 32, hidden=(64, 32), dropout: float = 0.0, init_std: float = 0.1):
-        super().__init__()
-        self.n_users = check_positive_int(n_users, "n_users")
-        self.n_items = check_positive_int(n_items, "n_items")
-        self.dim = check_positive_int(dim, "dim")
+        super().__init__(n_users, n_items, dim)
         self.hidden = _sizes(hidden, "hidden")
         self.use_item_ids = bool(use_item_ids)
         if images is None and text is None and not self.use_item_ids:
             raise ValueError("MultimodalRecommender needs some description of an item: pass images, "
                              "text, or use_item_ids=True")
-        self.user_embedding = _embedding(self.n_users, self.dim, init_std)
-        self.item_embedding = _embedding(self.n_items, self.dim, init_std) if self.use_item_ids else None
+        self._tables(init_std, "user_embedding")
+        self.item_embedding = None
+        if self.use_item_ids:
+            self._tables(init_std, "item_embedding")
         parts = self.dim if self.use_item_ids else 0
         self.image_tower = self.text_tower = None
         if images is not None:
