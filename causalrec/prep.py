@@ -1,7 +1,5 @@
 """From raw logs to model-ready data: cleaning with a report, labels, text and image features, splits.
-
-Encode IDs with ``pandas.factorize``, scale features with sklearn's ``StandardScaler``.
-"""
+(Encode IDs with ``pandas.factorize``, scale features with sklearn's ``StandardScaler``.)"""
 
 from __future__ import annotations
 
@@ -26,10 +24,8 @@ _REASONS = ("missing_ids", "missing_values", "out_of_range_ratings", "unknown_us
 
 @dataclass
 class CleaningReport:
-    """What :func:`clean_interactions` removed, and why: one count per reason, in the order checked.
-
-    ``reasons`` has one entry per removed row, so ``df.loc[report.reasons.index]`` shows them.
-    """
+    """What :func:`clean_interactions` removed, and why: one count per reason, in the order checked;
+    ``reasons`` has one entry per removed row, so ``df.loc[report.reasons.index]`` shows them."""
 
     rows_in: int
     rows_out: int
@@ -161,10 +157,7 @@ class TextVectorizer(BaseEstimator):
     """
 
     def __init__(self, kind="tfidf", *, min_df=1, max_features=None, ngram_range=(1, 1), sparse=False):
-        self.kind = kind
-        self.min_df = min_df
-        self.max_features = max_features
-        self.ngram_range = ngram_range
+        self.kind, self.min_df, self.max_features, self.ngram_range = kind, min_df, max_features, ngram_range
         self.sparse = sparse
 
     def fit(self, texts, y=None):
@@ -203,10 +196,9 @@ class NormalizedImages(NamedTuple):
 
 
 def normalize_images(images, *, mean=None, std=None) -> NormalizedImages:
-    """Standardize grayscale images ``(x - mean) / std`` and add the channel axis a CNN expects.
-
-    ``images`` (n, H, W) or (n, 1, H, W) lie in [0, 1] (``uint8`` is divided by 255). Compute
-    ``mean`` and ``std`` on the training images and pass them in for the others.
+    """Standardize grayscale images ``(x - mean) / std`` and add the channel axis a CNN expects:
+    ``images`` (n, H, W) or (n, 1, H, W) in [0, 1] (``uint8`` is divided by 255); compute ``mean``
+    and ``std`` on the training images and pass them in for the others.
 
     >>> out, mean, std = normalize_images(np.array([[[0.0, 1.0], [0.0, 1.0]]]))
     >>> out.shape, out.dtype, mean, std

@@ -1,12 +1,8 @@
-"""Column names shared by every module, in one place.
+"""Column names shared by every module and chapter, so that no function repeats column arguments.
 
-Every DataFrame that flows through :mod:`causalrec` uses these names, so that
-metrics, models and chapters never repeat column arguments. Import the module
-and use the constants rather than string literals::
-
-    >>> from causalrec import schema
-    >>> schema.USER, schema.ITEM
-    ('user_id', 'item_id')
+>>> from causalrec import schema
+>>> schema.USER, schema.ITEM
+('user_id', 'item_id')
 """
 
 USER = "user_id"
@@ -37,7 +33,6 @@ LABEL = "label"
 
 # Model output columns
 SCORE = "score"
-PREDICTION = "prediction"
 RANK = "rank"
 
 INTERACTION_COLUMNS = (USER, ITEM, DAY, POLICY_SCORE, EXPOSED, POSITION, CLICKED, PURCHASED, RATING)
