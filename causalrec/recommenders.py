@@ -1,12 +1,9 @@
-"""Recommender estimators (scikit-learn's contract): :class:`Recommender` (MF, NeuMF, multimodal)
-and the baselines. On all, ``predict(users, items)`` is a score per pair (higher is better),
-``score_items(users)`` has shape (len(users), n_items_), ``recommend(users, k, exclude_seen=True)``
-returns :func:`causalrec.ranking.recommend`'s table.
+"""Recommender estimators (scikit-learn's contract): :class:`Recommender` (MF, NeuMF, multimodal) and
+the baselines. On all, ``predict(users, items)`` scores pairs (higher is better), ``score_items(users)``
+is (len(users), n_items_), ``recommend(users, k)`` is :func:`causalrec.ranking.recommend`'s table.
 
-**One default target: clicks** (:data:`DEFAULT_TARGET`). In the simulated shop a click
-needs the item shown *and* liked; purchases also follow organic, popularity-driven
-buying, which dilutes the taste signal. ``Recommender.fit(target=)`` and the baselines'
-``positive`` (a row counts when ``positive >= positive_threshold``) default to it.
+**One default target: clicks** (:data:`DEFAULT_TARGET`): a click needs the item shown *and* liked, while
+purchases also follow organic, popularity-driven buying, which dilutes the taste signal.
 """
 
 from __future__ import annotations
@@ -169,12 +166,10 @@ class Recommender(_Base):
                                      use_item_ids=self.use_item_ids)
 
     def fit(self, interactions, *, target=DEFAULT_TARGET, sample_weight=None, items=None, images=None, text=None):
-        """Train on a log with columns ``user_id``, ``item_id`` and ``target`` (0/1 except for ``mse``).
-
+        """Train on a log with columns ``user_id``, ``item_id`` and ``target`` (0/1 except for ``mse``);
         ``sample_weight``: non-negative weights per row (e.g. inverse propensities); ``items``: the
         catalogue (``item_id`` 0 .. n - 1 in order; its ``description`` is the multimodal text
-        unless ``text`` is given); ``images`` (n_items, H, W) in [0, 1] and ``text``: multimodal only.
-        """
+        unless ``text`` is given); ``images`` (n_items, H, W) in [0, 1] and ``text``: multimodal only."""
         self._check_params()
         check_dataframe(interactions, "interactions", [schema.USER, schema.ITEM, target])
         for column in (schema.USER, schema.ITEM):
@@ -211,9 +206,9 @@ class Recommender(_Base):
         target = self.target_ if target is None else target
         check_dataframe(interactions, "interactions", [schema.USER, schema.ITEM, target])
         check_numeric_column(interactions, target, "interactions")
-        return TrainingData.from_arrays(self._users(interactions[schema.USER], f"interactions[{schema.USER!r}]"),
-                                        check_ids(interactions[schema.ITEM], f"interactions[{schema.ITEM!r}]",
-                                             self.n_items_, "item"), interactions[target].to_numpy(float))
+        users = self._users(interactions[schema.USER], f"interactions[{schema.USER!r}]")
+        items = check_ids(interactions[schema.ITEM], f"interactions[{schema.ITEM!r}]", self.n_items_, "item")
+        return TrainingData.from_arrays(users, items, interactions[target].to_numpy(float))
 
     def partial_fit(self, interactions, *, target=None, epochs=1, lr=None, random_state=0):
         """Warm-start on new rows only: ``epochs`` passes of a fresh Adam (``lr`` default: the fit's)
@@ -295,6 +290,9 @@ class Recommender(_Base):
 class _Baseline(_Base):
     """Fits the positive user-item matrix ``user_item_`` (a row is positive when ``positive >= positive_threshold``)."""
 
+    def __init__(self, positive=DEFAULT_TARGET, positive_threshold=1.0):
+        self.positive, self.positive_threshold = positive, positive_threshold
+
     def _fit_positives(self, interactions, n_users=None, n_items=None):
         check_dataframe(interactions, "interactions", [schema.USER, schema.ITEM, self.positive])
         for column in (schema.USER, schema.ITEM):
@@ -326,9 +324,6 @@ class PopularityRecommender(_Baseline):
     >>> model.popularity_, model.recommend([0], k=2)["item_id"].tolist()   # item 2: already clicked
     (array([1., 0., 2., 0.]), [0, 1])
     """
-
-    def __init__(self, positive=DEFAULT_TARGET, positive_threshold=1.0):
-        self.positive, self.positive_threshold = positive, positive_threshold
 
     def fit(self, interactions, *, n_users=None, n_items=None):
         """Count positive users per item (sizes default to the largest ID + 1)."""
@@ -373,9 +368,6 @@ class ContentBasedRecommender(_Baseline):
     >>> ContentBasedRecommender().fit(log, item_features=features).score_items([0]).round(2)
     array([[1.  , 0.99, 0.  ]])
     """
-
-    def __init__(self, positive=DEFAULT_TARGET, positive_threshold=1.0):
-        self.positive, self.positive_threshold = positive, positive_threshold
 
     def fit(self, interactions, *, item_features, n_users=None):
         """Build the profiles; ``item_features`` (n_items, n_features), dense, sparse or a tensor."""
