@@ -1,13 +1,10 @@
-"""Matrix factorization of explicit ratings by alternating least squares (ALS), batched in torch.
-
-The model predicts :math:`\\hat r_{ui} = \\mu + b_u + c_i + p_u^\\top q_i`. With the items fixed, a
-user's best ``(p_u, b_u)`` is a ridge regression of ``r_ui - mu - c_i`` on ``[q_i, 1]`` over the items
-the user rated; likewise for items. ALS alternates these exact steps (Zhou et al. 2008): the training
-objective never rises and there is no learning rate. Each half-step builds all the ``(dim + 1)``-square
-systems with two sparse-times-dense products and solves them with one batched Cholesky factorisation.
-ALS needs the squared loss and the whole table at every sweep; other losses, streaming data and deep
-models are trained by gradient descent (:mod:`causalrec.train`).
-"""
+"""Matrix factorization of explicit ratings by alternating least squares (ALS), batched in torch. The model
+predicts :math:`\\hat r_{ui} = \\mu + b_u + c_i + p_u^\\top q_i`. With the items fixed, a user's best ``(p_u,
+b_u)`` is a ridge regression of ``r_ui - mu - c_i`` on ``[q_i, 1]`` over the items the user rated; likewise for
+items. ALS alternates these exact steps (Zhou et al. 2008): the training objective never rises and there is no
+learning rate. Each half-step builds all the ``(dim + 1)``-square systems with two sparse-times-dense products
+and solves them with one batched Cholesky factorisation. ALS needs the squared loss and the whole table at every
+sweep; other losses, streaming data and deep models are trained by gradient descent (:mod:`causalrec.train`)."""
 
 from __future__ import annotations
 
@@ -103,16 +100,14 @@ def _top_singular(matrix, transposed, dim, generator, n_iter=2):
 
 
 class ALSMatrixFactorization(BaseEstimator):
-    """Biased matrix factorization of explicit ratings, fitted by batched alternating least squares.
-
-    ``dim`` latent factors; ``n_sweeps`` alternating sweeps (all users, then all items). A user or
-    item with ``n`` ratings pays ``reg * n ** reg_exponent * (|p|^2 + b^2)`` (``reg > 0``; exponent 1
-    is Zhou et al.'s weighted lambda, 0 plain ridge). ``init="svd"``: ridge biases and a truncated SVD
-    of what they leave (one or two sweeps then suffice); ``"random"``: zero biases, normal item factors
-    of std ``init_std``. ``n_threads``: torch threads while fitting (None: torch's setting).
-    Learned: ``global_mean_``, ``user_factors_``, ``item_factors_``, ``user_bias_``, ``item_bias_``,
-    ``n_users_``, ``n_items_``, ``history_`` (per ``sweep``: ``train_rmse``, ``val_rmse`` with
-    ``validation``, ``seconds``: cumulative fit time, scoring excluded).
+    """Biased matrix factorization of explicit ratings, fitted by batched alternating least squares. ``dim`` latent
+    factors; ``n_sweeps`` alternating sweeps (all users, then all items). A user or item with ``n`` ratings pays
+    ``reg * n ** reg_exponent * (|p|^2 + b^2)`` (``reg > 0``; exponent 1 is Zhou et al.'s weighted lambda, 0
+    plain ridge). ``init="svd"``: ridge biases and a truncated SVD of what they leave (one or two sweeps then
+    suffice); ``"random"``: zero biases, normal item factors of std ``init_std``. ``n_threads``: torch threads
+    while fitting (None: torch's setting). Learned: ``global_mean_``, ``user_factors_``, ``item_factors_``,
+    ``user_bias_``, ``item_bias_``, ``n_users_``, ``n_items_``, ``history_`` (per ``sweep``: ``train_rmse``,
+    ``val_rmse`` with ``validation``, ``seconds``: cumulative fit time, scoring excluded).
 
     >>> import numpy as np, pandas as pd
     >>> rng = np.random.default_rng(0)

@@ -1,11 +1,8 @@
-r"""Evaluation metrics: pointwise errors, top-k ranking quality, exposure and diversity.
-
-Pointwise metrics call :mod:`sklearn.metrics`; with ``sample_weight`` :math:`w_i = 1/p_i`
-a weighted mean is the self-normalised IPS estimate under uniform exposure.
-Ranking metrics take ``recommendations`` (``user_id``, ``item_id`` and ``score``, higher
-first, or ``rank``, which wins) and ``relevant`` pairs; ties go to the smaller item id, so
-row order never matters. They average over users with a relevant item (no list scores 0).
-"""
+r"""Evaluation metrics: pointwise errors, top-k ranking quality, exposure and diversity. Pointwise metrics call
+:mod:`sklearn.metrics`; with ``sample_weight`` :math:`w_i = 1/p_i` a weighted mean is the self-normalised IPS
+estimate under uniform exposure. Ranking metrics take ``recommendations`` (``user_id``, ``item_id`` and
+``score``, higher first, or ``rank``, which wins) and ``relevant`` pairs; ties go to the smaller item id, so row
+order never matters. They average over users with a relevant item (no list scores 0)."""
 
 from __future__ import annotations
 
@@ -161,9 +158,8 @@ def _gains(relevant, relevance_col, threshold) -> pd.DataFrame:
 def ranking_metrics_by_user(recommendations, relevant, k: int = 10, *, relevance_col=None,
                             threshold=None) -> pd.DataFrame:
     """Every ranking metric of each user with a relevant item: a DataFrame indexed by ``user_id``.
-
-    ``relevance_col`` names a graded, non-negative gain column of ``relevant`` (0: not
-    relevant); with ``threshold``, a row is relevant (gain 1) when that column is at least it.
+    ``relevance_col`` names a graded, non-negative gain column of ``relevant`` (0: not relevant); with
+    ``threshold``, a row is relevant (gain 1) when that column is at least it.
 
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11], "score": [0.9, 0.2, 0.3, 0.6]})
     >>> rel = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]})
@@ -201,10 +197,9 @@ def ranking_metrics_by_user(recommendations, relevant, k: int = 10, *, relevance
 
 def evaluate_ranking(recommendations, relevant, k: int = 10, *, relevance_col=None, threshold=None,
                      n_items: int | None = None, item_popularity=None) -> dict:
-    """Score top-``k`` lists against relevant pairs: the package's one evaluator.
-
-    The means of :func:`ranking_metrics_by_user`, ``n_users``, and given ``n_items`` or
-    ``item_popularity``, ``catalogue_coverage`` or ``mean_popularity``.
+    """Score top-``k`` lists against relevant pairs: the package's one evaluator. The means of
+    :func:`ranking_metrics_by_user`, ``n_users``, and given ``n_items`` or ``item_popularity``,
+    ``catalogue_coverage`` or ``mean_popularity``.
 
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11], "score": [0.9, 0.2, 0.3, 0.6]})
     >>> evaluate_ranking(recs, pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]}), k=1)["hit_rate_at_k"]
@@ -299,10 +294,9 @@ def _groups(groups, name: str, ids: pd.Series, what: str) -> np.ndarray:
 
 
 def exposure_by_group(recommendations, item_groups, *, k: int | None = None, reference=None) -> pd.DataFrame:
-    r"""Position-weighted exposure share of each item group, next to its reference share.
-
-    ``reference_share`` is the group's share of the catalogue, or of ``reference`` weights, e.g.
-    of true relevance (exposure proportional to merit, Singh and Joachims, 2018).
+    r"""Position-weighted exposure share of each item group, next to its reference share. ``reference_share`` is the
+    group's share of the catalogue, or of ``reference`` weights, e.g. of true relevance (exposure proportional
+    to merit, Singh and Joachims, 2018).
 
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 12], "rank": [1, 2, 1, 2]})
     >>> groups = pd.Series({10: "popular", 11: "tail", 12: "tail", 13: "tail"})
@@ -338,9 +332,8 @@ def exposure_gap(recommendations, item_groups, *, k: int | None = None, referenc
 
 def ranking_metrics_by_group(recommendations, relevant, groups, *, by: str = "user", k: int = 10,
                              relevance_col=None) -> pd.DataFrame:
-    """Ranking metrics per user group (``by="user"``) or item group (``by="item"``).
-
-    Per item group, only that group's items count as relevant (and their users as users).
+    """Ranking metrics per user group (``by="user"``) or item group (``by="item"``). Per item group, only that
+    group's items count as relevant (and their users as users).
 
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11], "score": [0.9, 0.2, 0.3, 0.6]})
     >>> rel = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]})
@@ -367,9 +360,8 @@ def ranking_metrics_by_group(recommendations, relevant, groups, *, by: str = "us
 
 
 def intra_list_diversity(recommendations, item_vectors, *, k: int | None = None) -> float:
-    r"""Mean pairwise cosine distance within each list, averaged over users (Ziegler et al., 2005).
-
-    Row ``i`` of ``item_vectors`` describes item id ``i``. One-item lists are left out.
+    r"""Mean pairwise cosine distance within each list, averaged over users (Ziegler et al., 2005). Row ``i`` of
+    ``item_vectors`` describes item id ``i``. One-item lists are left out.
 
     >>> vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [0, 1, 0, 2], "rank": [1, 2, 1, 2]})

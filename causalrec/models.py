@@ -63,9 +63,8 @@ class _Scorer(nn.Module):
 
 
 class MatrixFactorization(_Scorer):
-    r"""Matrix factorization with biases, :math:`\hat s_{ui} = p_u \cdot q_i + b_u + c_i + g`.
-
-    The vectors start normal with standard deviation ``init_std``, the biases at 0.
+    r"""Matrix factorization with biases, :math:`\hat s_{ui} = p_u \cdot q_i + b_u + c_i + g`. The vectors start
+    normal with standard deviation ``init_std``, the biases at 0.
 
     >>> _ = torch.manual_seed(0)
     >>> mf = MatrixFactorization(n_users=3, n_items=4, dim=2)
@@ -122,9 +121,8 @@ class TwoHeads(NamedTuple):
 
 
 class ImageTower(nn.Module):
-    """Two 3x3 convolutions, then an adaptive average pool: (N, 1, H, W) -> (N, ``out_features``) for any size.
-
-    A ``pooled_size`` above 1 keeps *where* a pattern is.
+    """Two 3x3 convolutions, then an adaptive average pool: (N, 1, H, W) -> (N, ``out_features``) for any size. A
+    ``pooled_size`` above 1 keeps *where* a pattern is.
 
     >>> tower = ImageTower(channels=(4, 8), pooled_size=2)
     >>> tower(torch.zeros(3, 1, 16, 16)).shape, tower(torch.zeros(3, 1, 28, 20)).shape
@@ -175,14 +173,12 @@ def _content(values, name: str, n_items: int, ndim: int) -> torch.Tensor:
 
 
 class MultimodalRecommender(_Scorer):
-    """ID embeddings, an image CNN and a text tower, fused by an MLP with two heads.
-
-    The item vector ``v`` projects the item's ID embedding, image and text features;
-    the MLP reads ``[u, v, u * v]`` and two heads give the interest score and purchase logit.
-    The catalogue's content is kept as buffers, so ``forward`` needs IDs only; new items
-    (cold start) are scored from ``images=`` / ``text=``, without IDs if ``use_item_ids=False``.
-    ``images``: float (n_items, 1, H, W), standardized (:func:`causalrec.prep.normalize_images`);
-    ``text``: float (n_items, vocabulary_size), e.g. TF-IDF; both optional.
+    """ID embeddings, an image CNN and a text tower, fused by an MLP with two heads. The item vector ``v`` projects
+    the item's ID embedding, image and text features; the MLP reads ``[u, v, u * v]`` and two heads give the
+    interest score and purchase logit. The catalogue's content is kept as buffers, so ``forward`` needs IDs
+    only; new items (cold start) are scored from ``images=`` / ``text=``, without IDs if ``use_item_ids=False``.
+    ``images``: float (n_items, 1, H, W), standardized (:func:`causalrec.prep.normalize_images`); ``text``:
+    float (n_items, vocabulary_size), e.g. TF-IDF; both optional.
 
     >>> _ = torch.manual_seed(0)
     >>> model = MultimodalRecommender(n_users=4, n_items=6, images=torch.rand(6, 1, 16, 16), dim=8)

@@ -1,9 +1,7 @@
-"""A recommender's layers in plain numpy, to be read (chapter 02); torch trains.
-
-Weights have :class:`torch.nn.Linear`'s shape ``(out_features, in_features)``, so a batch
-of rows maps to ``X @ W.T + b``. No exponential of a positive number is taken, so nothing
-overflows. ``tests/test_nn.py`` checks every function and gradient against torch.
-"""
+"""A recommender's layers in plain numpy, to be read (chapter 02); torch trains. Weights have
+:class:`torch.nn.Linear`'s shape ``(out_features, in_features)``, so a batch of rows maps to ``X @ W.T + b``. No
+exponential of a positive number is taken, so nothing overflows. ``tests/test_nn.py`` checks every function and
+gradient against torch."""
 
 from __future__ import annotations
 

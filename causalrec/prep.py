@@ -51,12 +51,11 @@ class CleaningReport:
 
 def clean_interactions(df, *, known_users=None, known_items=None, rating_range=_RANGE, require=(),
                        dedupe_on=None, keep="first") -> tuple[pd.DataFrame, CleaningReport]:
-    """Remove unusable interaction rows; return ``(clean, report)``, a :class:`CleaningReport`.
-
-    A row goes, under the first reason that applies, for a missing ID, a NaN in ``require``
-    (a NaN rating means "not rated"), a rating outside ``rating_range``, an ID not in
-    ``known_users``/``known_items``, or repeating a valid row on ``dedupe_on`` (default user,
-    item, day; ``()`` keeps duplicates), so a valid copy is never lost to an invalid one.
+    """Remove unusable interaction rows; return ``(clean, report)``, a :class:`CleaningReport`. A row goes, under
+    the first reason that applies, for a missing ID, a NaN in ``require`` (a NaN rating means "not rated"), a
+    rating outside ``rating_range``, an ID not in ``known_users``/``known_items``, or repeating a valid row on
+    ``dedupe_on`` (default user, item, day; ``()`` keeps duplicates), so a valid copy is never lost to an
+    invalid one.
 
     >>> df = pd.DataFrame({"user_id": [0, 0, 1, 1, None], "item_id": [5, 5, 6, 7, 8],
     ...                    "rating": [4.0, 4.0, 9.0, None, 3.0]})

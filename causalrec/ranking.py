@@ -68,9 +68,8 @@ def _excluded(scores: np.ndarray, exclude) -> np.ndarray:
 
 
 def top_k(scores, k, *, exclude=None, item_ids=None) -> TopK:
-    """The ``k`` highest-scoring items of every row, best first; ties go to the lower item ID.
-
-    ``-inf`` or ``exclude`` (mask, sparse or (rows, columns)): never; short rows padded with ``-1``.
+    """The ``k`` highest-scoring items of every row, best first; ties go to the lower item ID. ``-inf`` or
+    ``exclude`` (mask, sparse or (rows, columns)): never; short rows padded with ``-1``.
 
     >>> scores = np.array([[0.1, 0.9, 0.5, 0.9], [0.3, 0.2, 0.8, 0.1]])
     >>> top_k(scores, 2).indices          # the tie 0.9/0.9 goes to item 1 first
@@ -149,10 +148,9 @@ def recommend(scorer, users, n_items, k=10, *, seen=None, batch_size=1024, verbo
 
 
 def rerank_mmr(scores, item_vectors, k, *, lambda_=0.5, n_candidates=None, exclude=None) -> TopK:
-    r"""Diversify each list by maximal marginal relevance (Carbonell and Goldstein, 1998).
-
-    Slot by slot, take the candidate maximising :math:`\lambda \tilde s_{ui} - (1 - \lambda)
-    \max_{j \in L_u} \cos(x_i, x_j)`, scores rescaled to [0, 1] over the ``n_candidates`` best.
+    r"""Diversify each list by maximal marginal relevance (Carbonell and Goldstein, 1998). Slot by slot, take the
+    candidate maximising :math:`\lambda \tilde s_{ui} - (1 - \lambda) \max_{j \in L_u} \cos(x_i, x_j)`, scores
+    rescaled to [0, 1] over the ``n_candidates`` best.
 
     >>> vectors = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]])   # items 0 and 1 alike
     >>> rerank_mmr(np.array([[0.9, 0.8, 0.3]]), vectors, 2, lambda_=0.5).indices
@@ -188,10 +186,9 @@ def rerank_mmr(scores, item_vectors, k, *, lambda_=0.5, n_candidates=None, exclu
 
 
 def rerank_exposure(scores, protected, k, *, min_share, exclude=None) -> TopK:
-    r"""Re-rank so that ``protected`` items get at least ``min_share`` of each list's exposure.
-
-    Slot :math:`p` is worth :math:`1 / \log_2(p + 1)`; greedy: the best protected item only when the
-    target would otherwise become unreachable (after Singh and Joachims, 2018).
+    r"""Re-rank so that ``protected`` items get at least ``min_share`` of each list's exposure. Slot :math:`p` is
+    worth :math:`1 / \log_2(p + 1)`; greedy: the best protected item only when the target would otherwise become
+    unreachable (after Singh and Joachims, 2018).
 
     >>> scores, tail = np.array([[0.9, 0.8, 0.7, 0.2, 0.1]]), np.array([0, 0, 0, 1, 1], bool)
     >>> rerank_exposure(scores, tail, 3, min_share=0.2).indices   # the last slot is worth 0.23

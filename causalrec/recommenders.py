@@ -1,10 +1,8 @@
-"""Recommender estimators (scikit-learn's contract): :class:`Recommender` (MF, NeuMF, multimodal) and
-the baselines. On all, ``predict(users, items)`` scores pairs (higher is better), ``score_items(users)``
-is (len(users), n_items_), ``recommend(users, k)`` is :func:`causalrec.ranking.recommend`'s table.
-
-**One default target: clicks** (:data:`DEFAULT_TARGET`): a click needs the item shown *and* liked, while
-purchases also follow organic, popularity-driven buying, which dilutes the taste signal.
-"""
+"""Recommender estimators (scikit-learn's contract): :class:`Recommender` (MF, NeuMF, multimodal) and the
+baselines. On all, ``predict(users, items)`` scores pairs (higher is better), ``score_items(users)`` is
+(len(users), n_items_), ``recommend(users, k)`` is :func:`causalrec.ranking.recommend`'s table. **One default
+target: clicks** (:data:`DEFAULT_TARGET`): a click needs the item shown *and* liked, while purchases also follow
+organic, popularity-driven buying, which dilutes the taste signal."""
 
 from __future__ import annotations
 
@@ -92,15 +90,13 @@ MODELS = {"mf": MatrixFactorization, "neumf": NeuMF, "multimodal": MultimodalRec
 
 
 class Recommender(_Base):
-    """MF, NeuMF or the multimodal network, trained on a log by :func:`train_model`.
-
-    ``model``: "mf", "neumf" (hidden ``2 dim, dim, dim // 2``) or "multimodal" (purchase head for
-    ``bce``/``mse``, interest head for ``bpr``/``softmax``); ``loss``: all but ``mse`` need 0/1;
-    ``patience`` and ``validation_fraction`` (random rows) stop early; ``use_item_ids=False``:
-    items by content alone. Learned: ``model_``, ``target_``, ``loss_``, ``head_``, ``history_``,
-    ``best_epoch_``, ``n_users_``, ``n_items_``, ``seen_``, ``image_normalization_``. Scores are
-    probabilities (``bce``), the target's scale (``mse``) or logits. Unknown IDs are refused
-    (see :func:`causalrec.ranking.fold_in_users`).
+    """MF, NeuMF or the multimodal network, trained on a log by :func:`train_model`. ``model``: "mf", "neumf"
+    (hidden ``2 dim, dim, dim // 2``) or "multimodal" (purchase head for ``bce``/``mse``, interest head for
+    ``bpr``/``softmax``); ``loss``: all but ``mse`` need 0/1; ``patience`` and ``validation_fraction`` (random
+    rows) stop early; ``use_item_ids=False``: items by content alone. Learned: ``model_``, ``target_``,
+    ``loss_``, ``head_``, ``history_``, ``best_epoch_``, ``n_users_``, ``n_items_``, ``seen_``,
+    ``image_normalization_``. Scores are probabilities (``bce``), the target's scale (``mse``) or logits.
+    Unknown IDs are refused (see :func:`causalrec.ranking.fold_in_users`).
 
     >>> log = pd.DataFrame({"user_id": [0, 0, 1, 1, 2, 2], "item_id": [0, 1, 1, 2, 0, 2],
     ...                     "clicked": [1, 0, 1, 0, 0, 1]})
@@ -359,9 +355,8 @@ class RandomRecommender(_Baseline):
 
 class ContentBasedRecommender(_Baseline):
     """Cosine similarity between each item's features and the mean features of the user's positive items.
-
-    ``item_features_`` are the L2-normalised rows of ``item_features`` (TF-IDF, centred
-    pixels, ...); ``user_profiles_`` the profiles. Users without positives score 0.
+    ``item_features_`` are the L2-normalised rows of ``item_features`` (TF-IDF, centred pixels, ...);
+    ``user_profiles_`` the profiles. Users without positives score 0.
 
     >>> log = pd.DataFrame({"user_id": [0], "item_id": [0], "clicked": [1]})
     >>> features = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])   # items 0 and 1 alike

@@ -1,7 +1,5 @@
-"""Serving (chapter 13): compress a trained model, measure it, keep it fresh.
-
-Functions take a network of :mod:`causalrec.models` or a fitted Recommender and return the same kind.
-"""
+"""Serving (chapter 13): compress a trained model, measure it, keep it fresh. Functions take a network of
+:mod:`causalrec.models` or a fitted Recommender and return the same kind."""
 
 from __future__ import annotations
 
@@ -59,7 +57,6 @@ def _head(model):
 
 class Int8Embedding(nn.Module):
     """An int8 embedding table: row ``w`` stored as ``round(w / s)``, ``s = max|w| / 127`` (error <= ``s / 2``).
-
     Unlike torch's quantized embedding, ``weight`` stays a float matrix, which ``score_all`` uses.
 
     >>> Int8Embedding(torch.tensor([[0.5, -1.0], [0.1, -0.4]])).codes.tolist()

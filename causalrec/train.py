@@ -1,9 +1,7 @@
-"""Losses, negative sampling and :func:`fit_torch`, the one loop every torch model trains with.
-
-A step is chapter 03's five lines (batch, ``zero_grad``, loss, ``backward``, ``step``);
-batches index whole tensors with a seeded permutation. Losses are ``sum(w * loss) / sum(w)``
-with ``sample_weight`` (inverse propensities give IPS), else the mean.
-"""
+"""Losses, negative sampling and :func:`fit_torch`, the one loop every torch model trains with. A step is chapter
+03's five lines (batch, ``zero_grad``, loss, ``backward``, ``step``); batches index whole tensors with a seeded
+permutation. Losses are ``sum(w * loss) / sum(w)`` with ``sample_weight`` (inverse propensities give IPS), else
+the mean."""
 
 from __future__ import annotations
 
@@ -135,11 +133,9 @@ class NegativeSampler:
 
 
 def pair_loss(loss: str, *, head=None, n_negatives=4, sampler=None, generator=None):
-    """The ``loss_fn(module, batch)`` of :func:`fit_torch` for (user, item) rows.
-
-    ``batch``: ``users``, ``items``, ``target``, optional ``weight``; ranking losses use its
-    ``negatives`` (B, n), else ``n_negatives`` drawn per step by ``sampler`` and ``generator``.
-    """
+    """The ``loss_fn(module, batch)`` of :func:`fit_torch` for (user, item) rows. ``batch``: ``users``, ``items``,
+    ``target``, optional ``weight``; ranking losses use its ``negatives`` (B, n), else ``n_negatives`` drawn per
+    step by ``sampler`` and ``generator``."""
     function = LOSS_FUNCTIONS[check_loss(loss)]
     if LOSSES[loss] == "pointwise":
         def loss_fn(module, batch):
@@ -160,13 +156,11 @@ def pair_loss(loss: str, *, head=None, n_negatives=4, sampler=None, generator=No
 def fit_torch(module, loss_fn, data, *, epochs=10, batch_size=1024, lr=1e-2, weight_decay=0.0,
               optimizer=None, random_state=0, validate=None, patience=None, verbose=False,
               n_threads=None) -> pd.DataFrame:
-    """Train ``module`` by minimising ``loss_fn(module, batch)`` over mini-batches of ``data``.
-
-    ``data``: name -> tensor, same first dimension ``n``; a batch is ``{name: tensor[index]}``
-    (``batch_size=None``: all rows). ``optimizer`` None: Adam (fused where possible).
-    ``random_state`` seeds the batch order and, inside the loop, torch (dropout).
-    ``validate(module) -> float`` (lower is better) runs after each epoch without gradients;
-    the best epoch's weights are restored; ``patience`` stops after that many epochs without
+    """Train ``module`` by minimising ``loss_fn(module, batch)`` over mini-batches of ``data``. ``data``: name ->
+    tensor, same first dimension ``n``; a batch is ``{name: tensor[index]}`` (``batch_size=None``: all rows).
+    ``optimizer`` None: Adam (fused where possible). ``random_state`` seeds the batch order and, inside the
+    loop, torch (dropout). ``validate(module) -> float`` (lower is better) runs after each epoch without
+    gradients; the best epoch's weights are restored; ``patience`` stops after that many epochs without
     improvement. Returns a row per epoch: ``epoch``, ``loss``, ``seconds``, ``validation``.
 
     >>> x = torch.linspace(-1, 1, 64).reshape(-1, 1)
@@ -290,12 +284,11 @@ def validation_metrics(model, data, loss: str, head=None, negatives=None) -> dic
 def train_model(model, train: TrainingData, *, validation: TrainingData | None = None, loss="bce", head=None,
                 epochs=20, batch_size=1024, lr=0.01, weight_decay=0.0, n_negatives=4, patience=3,
                 random_state=0, verbose=True, n_threads=1) -> TrainingResult:
-    """Train a (user, item) scoring ``model`` in place with :func:`~causalrec.train.fit_torch`.
-
-    Ranking losses (``bpr``, ``softmax``) use the target-1 rows, each with ``n_negatives``
-    non-positive items drawn per step (validation's drawn once). With ``validation``, stop
-    after ``patience`` epochs without a lower loss, keeping the best weights. ``head``: a
-    two-headed model's output (default ``purchase`` pointwise, ``interest`` for ranking).
+    """Train a (user, item) scoring ``model`` in place with :func:`~causalrec.train.fit_torch`. Ranking losses
+    (``bpr``, ``softmax``) use the target-1 rows, each with ``n_negatives`` non-positive items drawn per step
+    (validation's drawn once). With ``validation``, stop after ``patience`` epochs without a lower loss, keeping
+    the best weights. ``head``: a two-headed model's output (default ``purchase`` pointwise, ``interest`` for
+    ranking).
 
     >>> from causalrec.models import MatrixFactorization
     >>> data = TrainingData.from_arrays([0, 0, 1, 1], [0, 1, 0, 1], [1, 0, 0, 1])

@@ -1,8 +1,6 @@
-"""Read and write worlds: the shipped default world, Coat, MovieLens 100K, a Coat-shaped simulation.
-
-A saved world is plain files plus ``SHA256SUMS``, written byte for byte reproducibly; real data is
-downloaded only with ``download=True``.
-"""
+"""Read and write worlds: the shipped default world, Coat, MovieLens 100K, a Coat-shaped simulation. A saved world
+is plain files plus ``SHA256SUMS``, written byte for byte reproducibly; real data is downloaded only with
+``download=True``."""
 
 from __future__ import annotations
 

@@ -8,14 +8,13 @@ import pandas as pd
 
 @dataclass(repr=False)
 class World:
-    """Users, items and what was logged about them; the truth behind it when it is known. Every
-    loader and simulator returns one, so code written for one data set runs on the others.
-
-    ``users``/``items``: a row per ``user_id``/``item_id`` (0..n-1) plus features; ``interactions``:
-    the logged rows (chosen by a policy or self-selected); ``randomized``: rows collected at random
-    (the shop's randomized slice, Coat's test set) or None; ``images``: float32 (n_items, size, size)
-    in [0, 1] or None; ``truth``: what only a simulator knows (None for real data); ``propensity``: one
-    per logged row when the data ships them (Coat); ``source``: where it was read from or how simulated.
+    """Users, items and what was logged about them; the truth behind it when it is known. Every loader and
+    simulator returns one, so code written for one data set runs on the others. ``users``/``items``: a row per
+    ``user_id``/``item_id`` (0..n-1) plus features; ``interactions``: the logged rows (chosen by a policy or
+    self-selected); ``randomized``: rows collected at random (the shop's randomized slice, Coat's test set) or
+    None; ``images``: float32 (n_items, size, size) in [0, 1] or None; ``truth``: what only a simulator knows
+    (None for real data); ``propensity``: one per logged row when the data ships them (Coat); ``source``: where
+    it was read from or how simulated.
 
     >>> World(users=pd.DataFrame({"user_id": [0, 1]}), items=pd.DataFrame({"item_id": [0]}),
     ...       interactions=pd.DataFrame({"user_id": [1], "item_id": [0]}), name="tiny")
