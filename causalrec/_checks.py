@@ -70,8 +70,7 @@ def check_dataframe(df, name: str, required=(), *, allow_empty: bool = False) ->
     """Check that ``df`` is a (non-empty) DataFrame holding the ``required`` columns."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in required if c not in df.columns]
-    if missing:
+    if missing := [c for c in required if c not in df.columns]:
         raise ValueError(f"{name} is missing required column(s) {missing}; it has {list(df.columns)}")
     if not allow_empty and len(df) == 0:
         raise ValueError(f"{name} is empty: it needs at least one row")
@@ -111,8 +110,7 @@ def check_ids(values, name: str, n: int | None = None, kind: str = "", *, unique
     if arr.ndim != 1 or arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or not (arr.size or allow_empty):
         raise ValueError(f"{name} must be a {'' if allow_empty else 'non-empty '}1-D array of integer IDs, "
                          f"got shape {arr.shape}, dtype {arr.dtype}")
-    bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (arr < 0)
-    if bad.any():
+    if (bad := ~np.isfinite(arr) | (arr != np.round(arr)) | (arr < 0)).any():
         raise ValueError(f"{name} must hold non-negative integer IDs; found {arr[bad][:SHOW].tolist()}")
     arr = arr.astype(np.int64)
     distinct, counts = np.unique(arr, return_counts=True) if unique else (arr, 1)
@@ -131,8 +129,7 @@ def check_binary(values, name: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.dtype != bool and not np.issubdtype(arr.dtype, np.number):
         raise ValueError(f"{name} must be binary (0/1), got dtype {arr.dtype}")
-    bad = ~np.isin(arr, (0, 1))
-    if bad.any():
+    if (bad := ~np.isin(arr, (0, 1))).any():
         raise ValueError(f"{name} must be binary (0/1); found other values such as {arr[bad][:3].tolist()}")
     return arr.astype(np.int8)
 

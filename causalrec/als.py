@@ -37,8 +37,7 @@ def _triples(frame, name, target, n_users, n_items):
         values = frame[column].to_numpy(dtype=np.float64)
         if not np.all(values == np.round(values)):
             raise ValueError(f"column {column!r} of {name} must hold whole-number IDs")
-        bad = values[(values < 0) | (values >= (np.inf if n is None else n))]
-        if len(bad):
+        if len(bad := values[(values < 0) | (values >= (np.inf if n is None else n))]):
             limit = "" if n is None else f"; {size_name}={n} allows 0 .. {n - 1}"
             raise ValueError(f"column {column!r} of {name} holds ID {bad[0]:g}: IDs must be >= 0{limit}")
         ids.append(values.astype(np.int64))

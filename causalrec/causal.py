@@ -162,8 +162,7 @@ def analysis_frame(world) -> pd.DataFrame:
     items = check_dataframe(getattr(world, "items", None), "world.items", (schema.ITEM, schema.CATEGORY, schema.PRICE,
                                                                            schema.POPULARITY)).set_index(schema.ITEM)
     for key, table in ((schema.USER, users), (schema.ITEM, items)):
-        unknown = ~logged[key].isin(table.index)
-        if unknown.any():
+        if (unknown := ~logged[key].isin(table.index)).any():
             raise ValueError(f"world.interactions holds {int(unknown.sum())} row(s) whose {key} is not in the "
                              f"world's table of {key[:-3]}s, such as {logged[key][unknown].iloc[0]}")
     frame = (logged.reset_index(drop=True)
@@ -208,8 +207,7 @@ class EffectTable:
         for e in self.estimates:
             if not isinstance(e, EffectEstimate):
                 raise TypeError(f"EffectTable holds EffectEstimate objects, got {type(e).__name__}")
-        repeated = sorted({m for m in self.methods if self.methods.count(m) > 1})
-        if repeated:
+        if repeated := sorted({m for m in self.methods if self.methods.count(m) > 1}):
             raise ValueError(f"EffectTable needs distinct methods; repeated: {repeated}")
 
     def __iter__(self):
@@ -248,8 +246,7 @@ def _check_columns(data, treatment, outcome) -> None:
             raise ValueError(f"the {role} column {column!r} is not in data; its columns are {list(data.columns)}")
         if not (pd.api.types.is_numeric_dtype(data[column]) or pd.api.types.is_bool_dtype(data[column])):
             raise ValueError(f"the {role} column {column!r} must be numeric or bool, got {data[column].dtype}")
-        missing = int(data[column].isna().sum())
-        if missing:
+        if missing := int(data[column].isna().sum()):
             raise ValueError(f"the {role} column {column!r} holds {missing} missing value(s) (NaN)")
     if treatment == outcome:
         raise ValueError(f"treatment and outcome must be different columns, both are {treatment!r}")
@@ -354,8 +351,7 @@ def causal_model(data: pd.DataFrame, graph=None, *, treatment: str = schema.EXPO
         if isinstance(common_causes, str):
             raise TypeError(f"common_causes must be a list of column names, got the string {common_causes!r}")
         causes = tuple(common_causes)
-        missing = [c for c in causes if c not in data.columns]
-        if missing:
+        if missing := [c for c in causes if c not in data.columns]:
             raise ValueError(f"common_causes {missing} are not columns of data; its columns are {list(data.columns)}")
         if set(causes) & {treatment, outcome}:
             raise ValueError("common_causes must not include the treatment or the outcome")
@@ -432,8 +428,7 @@ def refute(setup: CausalSetup, estimate: EffectEstimate, refuters: Sequence[str]
         raise ValueError("refute needs an EffectEstimate from estimate_effect; "
                          f"{getattr(estimate, 'method', estimate)!r} did not come from DoWhy")
     refuters = [refuters] if isinstance(refuters, str) else list(refuters)
-    unknown = [r for r in refuters if r not in REFUTERS]
-    if unknown:
+    if unknown := [r for r in refuters if r not in REFUTERS]:
         raise ValueError(f"unknown refuter(s) {unknown}; choose from {list(REFUTERS)}")
     num_simulations = check_positive_int(num_simulations, "num_simulations", minimum=2)
     subset_fraction = check_fraction(subset_fraction, "subset_fraction", inclusive=(False, False))

@@ -117,8 +117,7 @@ def _check_pairs(df, name: str, extra=()) -> pd.DataFrame:
     check_dataframe(df, name, [USER, ITEM, *extra])
     for column in (USER, ITEM):
         check_id_column(df, column, name)
-    duplicated = df.duplicated([USER, ITEM])
-    if duplicated.any():
+    if (duplicated := df.duplicated([USER, ITEM])).any():
         user, item = (df.loc[duplicated, column].iloc[0] for column in (USER, ITEM))
         raise ValueError(f"{name} lists the pair ({USER}={user}, {ITEM}={item}) more than once")
     return df

@@ -21,8 +21,7 @@ __all__ = ["MatrixFactorization", "NeuMF", "MultimodalRecommender", "TwoHeads", 
 
 
 def _sizes(values, name: str) -> tuple[int, ...]:
-    values = (values,) if isinstance(values, (numbers.Integral, np.integer)) else tuple(values)
-    if not values:
+    if not (values := (values,) if isinstance(values, (numbers.Integral, np.integer)) else tuple(values)):
         raise ValueError(f"{name} must hold at least one layer size")
     return tuple(check_positive_int(v, f"{name}[{k}]") for k, v in enumerate(values))
 

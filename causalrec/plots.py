@@ -152,8 +152,7 @@ def plot_user_history(world, user_id, recommendations, *, by=schema.CATEGORY, po
     recommended = np.asarray(recommendations).reshape(-1)
     if recommended.size == 0:
         raise ValueError(f"there are no recommendations for user {user_id}")
-    unknown = ~np.isin(recommended, items[schema.ITEM].to_numpy())
-    if unknown.any():
+    if (unknown := ~np.isin(recommended, items[schema.ITEM].to_numpy())).any():
         raise ValueError(f"recommendations hold unknown item ID(s) {recommended[unknown][:5].tolist()}")
     past = log.loc[(log[schema.USER] == user_id) & (log[positive] >= 1), schema.ITEM].unique()
     group_of, levels = items.set_index(schema.ITEM)[by], np.sort(items[by].unique())

@@ -302,8 +302,7 @@ class _Baseline(_Base):
             sizes.append(int(ids.max()) + 1 if given is None else check_positive_int(given, name))
             if ids.max() >= sizes[-1]:
                 raise ValueError(f"interactions hold ID {ids.max()}, outside [0, {name}={sizes[-1]})")
-        positive = interactions[self.positive].to_numpy(dtype=float) >= self.positive_threshold
-        if not positive.any():
+        if not (positive := interactions[self.positive].to_numpy(dtype=float) >= self.positive_threshold).any():
             raise ValueError(f"interactions have no positive rows: {self.positive!r} is never >= {self.positive_threshold}")
         matrix = sp.csr_array((np.ones(int(positive.sum())), (users[positive], items[positive])),
                               shape=tuple(sizes)).sign()          # a repeated pair counts once

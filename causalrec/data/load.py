@@ -200,8 +200,7 @@ def _find(name: str, path, env: str, files, url: str, checksums: dict, do_downlo
     candidates = [Path(path)] if path is not None else (
         ([Path(os.environ[env])] if os.environ.get(env) else []) + [DEFAULT_DATA_DIR / "external" / name, cache_dir(name)])
     for folder in candidates:
-        found = [folder] if (folder / marker).exists() else sorted(p.parent for p in folder.glob(f"*/{marker}"))
-        if found:
+        if found := [folder] if (folder / marker).exists() else sorted(p.parent for p in folder.glob(f"*/{marker}")):
             if missing := [file for file in files if not (found[0] / file).exists()]:
                 raise FileNotFoundError(f"the {name} folder {found[0]} lacks {missing}")
             for file, expected in checksums.items() if verify else ():
@@ -231,8 +230,7 @@ def _read_matrix(path: Path) -> np.ndarray:
 
 
 def _check_values(matrix, allowed, path, what: str) -> None:
-    bad = np.argwhere(~np.isin(matrix, allowed))
-    if len(bad):
+    if len(bad := np.argwhere(~np.isin(matrix, allowed))):
         i, j = bad[0]
         raise ValueError(f"{path}: value {float(matrix[i, j])!r} at line {i + 1}, column {j + 1} is not {what}")
 
@@ -285,8 +283,7 @@ def load_movielens_100k(path=None, download: bool = False, *, verify: bool = Tru
     data = _read_matrix(folder / "u.data")
     if data.shape[1] != 4:
         raise ValueError(f"{folder / 'u.data'} must have 4 tab-separated columns, found {data.shape[1]}")
-    bad = np.flatnonzero(~np.isin(data[:, 2], (1, 2, 3, 4, 5)))
-    if len(bad):
+    if len(bad := np.flatnonzero(~np.isin(data[:, 2], (1, 2, 3, 4, 5)))):
         raise ValueError(f"{folder / 'u.data'}: rating {float(data[bad[0], 2])!r} at line {bad[0] + 1} is outside 1-5")
     raw_items = pd.read_csv(folder / "u.item", sep="|", header=None, encoding="latin-1")
     if raw_items.shape[1] != 5 + len(MOVIELENS_GENRES):
@@ -333,8 +330,7 @@ def _fixed_size_probabilities(logits: np.ndarray, n_select: int) -> np.ndarray:
         free = np.where(capped, 0.0, weights)
         room = n_select - capped.sum(axis=1, keepdims=True)
         p = np.where(capped, 1.0, free * room / free.sum(axis=1, keepdims=True))
-        over = (p > 1.0) & ~capped
-        if not over.any():
+        if not (over := (p > 1.0) & ~capped).any():
             break
         capped |= over
     return p
@@ -449,8 +445,7 @@ def all_pairs(data: World) -> pd.DataFrame:
         raise TypeError(f"data must be a World, got {type(data).__name__}")
     users, items = data.users.drop(columns=schema.USER), data.items.drop(columns=schema.ITEM)
     for name, table in (("users", users), ("items", items)):
-        text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
-        if text:
+        if text := [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]:
             raise ValueError(f"data.{name} has non-numeric feature columns {text}; encode them first")
     if clash := sorted(set(users.columns) & set(items.columns)):
         raise ValueError(f"data.users and data.items share feature column names {clash}")
