@@ -83,7 +83,7 @@ class EffectModel(BaseEstimator):
             raise ValueError("need at least 2 exposed and 2 unexposed rows, and both purchase outcomes")
         if self.learner not in LEARNERS or not 0 < self.clip < 0.5:
             raise ValueError(f"learner must be one of {LEARNERS} and clip in (0, 0.5); got {self.learner!r}, {self.clip!r}")
-        seed = seed_from(rng := check_random_state(self.random_state))
+        seed, rng = seed_from(self.random_state), check_random_state(self.random_state)
         self.outcome_models_ = self._outcomes(X, z, y, seed)
         if self.learner == "dr":
             if propensity is None or len(propensity) != len(X):
