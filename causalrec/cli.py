@@ -83,7 +83,7 @@ def config_from_toml(raw: dict, *, sections=None) -> PipelineConfig:
 def config_to_toml(config: PipelineConfig) -> str:
     """TOML text that :func:`config_from_toml` reads back equal (keys the data source ignores left out)."""
     unused = {"path", "verify"} if config.source not in REAL_SOURCES else set()
-    unused |= {"n_users", "n_items", "world_seed"} if config.source != "simulate" else set()
+    unused |= {"n_users", "n_items", "world_seed", "organic_rate"} if config.source != "simulate" else set()
     lines, section = [], None
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
@@ -111,7 +111,8 @@ def config_world(config: PipelineConfig):
     if config.source == "default":
         world = cr.load_default()
     elif config.source == "simulate":
-        world = cr.simulate_shop(n_users=config.n_users, n_items=config.n_items, random_state=config.world_seed)
+        world = cr.simulate_shop(n_users=config.n_users, n_items=config.n_items, random_state=config.world_seed,
+                                 params=None if config.organic_rate is None else {"organic_rate": config.organic_rate})
     else:
         loader = cr.load_coat if config.source == "coat" else cr.load_movielens_100k
         world = loader(config.path, verify=config.verify, verbose=False)

@@ -28,7 +28,7 @@ import pandas as pd
 
 import causalrec as cr
 
-from . import causal, metrics, prep, schema
+from . import causal, metrics, prep, schema, uplift
 from ._checks import check_positive_int, check_random_state, progress_bar
 
 __all__ = ["ConfigError", "PipelineConfig", "config_problems", "describe_rule", "BranchDecision", "Features",
@@ -69,6 +69,8 @@ class PipelineConfig:
     n_users: int = _opt(300, "data", "users of a simulated world", low=2, key="users")
     n_items: int = _opt(100, "data", "items of a simulated world", low=2, key="items")
     world_seed: int = _opt(0, "data", "seed of a simulated world", low=0, key="seed")
+    organic_rate: float | None = _opt(None, "data", "organic buying of a simulated world (unset: 0.25; chapter 09b's "
+                                      "lesson world: 0.6, causalrec.uplift.UPLIFT_WORLD)", low=0)
     strip_causal: bool = _opt(False, "data", "drop randomized slice, propensities, truth (the 'features' path)")
     model: str = _opt("mf", "train", "the network", allowed=("mf", "neumf", "multimodal"))
     loss: str = _opt("bce", "train", "training loss", allowed=("bce", "bpr", "softmax"))
@@ -76,6 +78,8 @@ class PipelineConfig:
                        allowed=(schema.CLICKED, schema.PURCHASED, LIKED))
     debias: str = _opt("naive", "train", "'ips': observed rows weighted by 1 / propensity", allowed=("naive", "ips"))
     propensity_clip: float = _opt(0.05, "train", "lower bound on propensities (ips)", low=0, open_low=True, high=1)
+    rank_by: str = _opt("score", "train", "'effect': lists ranked by the estimated effect of showing on purchase "
+                        "(causalrec.uplift DR-learner on the model's score, true propensities)", allowed=("score", "effect"))
     epochs: int = _opt(5, "train", "passes over the training rows", low=1)
     batch_size: int = _opt(4096, "train", "rows per mini-batch", low=1)
     lr: float = _opt(0.01, "train", "Adam's learning rate", low=0, open_low=True)
@@ -131,6 +135,8 @@ _FITS = (("source", REAL_SOURCES.__contains__, "target", (LIKED,), "rating data 
          ("source", "movielens".__eq__, "debias", ("naive",), "no known propensities"),
          ("source", "coat".__eq__, "split", ("random",), "no days"),
          ("strip_causal", bool, "debias", ("naive",), "it removes the propensities"),
+         ("source", REAL_SOURCES.__contains__, "rank_by", ("score",), "no exposure column, no propensities"),
+         ("strip_causal", bool, "rank_by", ("score",), "it removes the propensities"),
          ("strip_causal", bool, "effect_method", ("none",), "it removes the causal graph"))
 
 
@@ -161,7 +167,7 @@ def config_problems(v: dict, label=str) -> list[str]:
         errors.append(f"{label('path')} is only used with {label('source')} = 'coat' or 'movielens'")
     elif v["path"] is not None and not Path(v["path"]).expanduser().is_dir():
         errors.append(f"{label('path')} = {v['path']!r} is not a folder")
-    for key in ("n_users", "n_items", "world_seed"):
+    for key in ("n_users", "n_items", "world_seed", "organic_rate"):
         if v["source"] != "simulate" and v[key] != PipelineConfig.__dataclass_fields__[key].default:
             errors.append(f"{label(key)} is only used with {label('source')} = 'simulate'; remove it")
     return errors
@@ -360,6 +366,8 @@ class Pipeline:
             raise ValueError(f"world.interactions lacks column(s) {missing} needed by target={c.target!r}")
         if c.debias == "ips":
             log = log.assign(**{PROPENSITY: observation_propensity(world, c.target)})
+        if c.rank_by == "effect":  # the DR-learner needs P(exposed) of every logged row
+            log = log.assign(exposure_propensity=observation_propensity(world, schema.PURCHASED))
         self.world_, self.log_ = world, log
         self.data_ = {"n_users": len(world.users), "n_items": len(world.items), "n_logged": len(log),
                       "n_randomized": 0 if world.randomized is None else len(world.randomized)}
@@ -468,9 +476,13 @@ class Pipeline:
 
     @_step("top-k")
     def recommend(self, users=None) -> pd.DataFrame:
-        """Step 8: ``k`` items per user (default every user), leaving out every logged pair."""
-        model = self._require("model_", "train")
-        recs = cr.recommend(model.score_items, np.arange(model.n_users_) if users is None else users, model.n_items_,
+        """Step 8: ``k`` items per user (default every user), leaving out every logged pair; with ``rank_by="effect"``
+        by :func:`causalrec.uplift.effect_scorer` (features: the model's score, popularity, group)."""
+        model, c = self._require("model_", "train"), self.config
+        scorer = model.score_items if c.rank_by == "score" else uplift.effect_scorer(
+            self.world_, self.train_, model.predict, self.train_["exposure_propensity"], random_state=c.random_state)
+        self.scorer_ = scorer
+        recs = cr.recommend(scorer, np.arange(model.n_users_) if users is None else users, model.n_items_,
                             k=self.config.k, seen=self.clean_[[schema.USER, schema.ITEM]])
         if users is None:
             self.recommendations_ = recs
@@ -481,7 +493,9 @@ class Pipeline:
         """Step 9: :func:`evaluate_recommendations` of the lists; ``logged_*`` rank the held-out logged rows,
         ``randomized_*`` (causal path only) rank each user's randomized pairs by the model's score."""
         model, recs, c = self._require("model_", "train"), self._require("recommendations_", "recommend"), self.config
-        test = self.test_.assign(score=model.predict(self.test_[schema.USER], self.test_[schema.ITEM]))
+        u, i = self.test_[schema.USER].to_numpy(), self.test_[schema.ITEM].to_numpy()  # logged_*: ranked as the lists
+        test = self.test_.assign(score=model.predict(u, i) if c.rank_by == "score" else
+                                 self.scorer_(np.arange(model.n_users_))[u, i])
         result = evaluate_recommendations(recs, strip_causal_information(self.world_), k=c.k,
                                           candidates=test, target=c.target)
         pairs = self._evaluation_pairs()
@@ -491,6 +505,9 @@ class Pipeline:
             if len(np.unique(relevant)) == 2:
                 result["randomized_auc"] = metrics.auc(relevant, scored[schema.SCORE].to_numpy())
             result.update(_ranking("randomized", scored, scored[relevant == 1], c.k))
+        if getattr(self.world_, "truth", None) is not None:  # purchases caused per listed item, in the simulator
+            result[f"true_uplift@{c.k}"] = float(uplift.true_effect(self.world_, recs[schema.USER], recs[schema.ITEM],
+                                                                     position=recs[schema.RANK]).mean())
         self.metrics_ = result
         return result
 
