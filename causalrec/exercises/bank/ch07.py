@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
+
 from ... import causal, schema
 from .. import default_world, expect
 
-POPULARITY_QUANTILE, LOW_SLOT = 0.9, 5  # must match the exercise texts
+POPULARITY_QUANTILE = 0.9  # must match the exercise text
 PRE_TREATMENT = ("policy_score", "log_popularity", "price", "price_sensitivity", "group")
 
 
@@ -23,13 +25,18 @@ def _exposure_ratio():
                  / logged.loc[logged[schema.ITEM].isin(low), schema.EXPOSED].mean())
 
 
-@expect("ch07-position-ratio", what="the ratio", rtol=1e-2, low=0,
-        hint="in the randomized slice, keep the shown rows and compare the click rate at the top slot with "
-             "the click rate at slot 5")
-def _position_ratio():
-    shown = default_world().randomized
-    ctr = shown[shown[schema.EXPOSED] == 1].groupby(schema.POSITION)[schema.CLICKED].mean()
-    return float(ctr.loc[1] / ctr.loc[LOW_SLOT])
+@expect("ch07-randomized-selection-bias", what="the selection bias", rtol=1e-3, atol=1e-5, low=-1, high=1,
+        hint="compute each randomized pair's purchase probability if not shown, from its true relevance and its "
+             "item's popularity percentile as the chapter did for the log, and compare its mean over the shown "
+             "pairs with its mean over the hidden ones")
+def _randomized_selection_bias():
+    world = default_world()
+    slice_, truth, popularity = world.randomized, world.truth, world.items[schema.POPULARITY].to_numpy()
+    percentile = (np.argsort(np.argsort(popularity, kind="stable"), kind="stable") + 0.5) / world.n_items
+    y0 = np.clip(truth.params["organic_rate"] * truth.relevance_randomized
+                 * (0.5 + percentile[slice_[schema.ITEM]]), 0, 1)
+    shown = slice_[schema.EXPOSED].to_numpy() == 1
+    return float(y0[shown].mean() - y0[~shown].mean())
 
 
 @expect("ch07-clicked-rating", what="the mean rating", low=1, high=5,
