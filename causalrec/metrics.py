@@ -6,7 +6,6 @@ order never matters. They average over users with a relevant item (no list score
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from typing import NamedTuple
 
@@ -15,7 +14,7 @@ import pandas as pd
 import sklearn.metrics as skm
 
 from . import schema
-from ._checks import (check_binary, check_dataframe, check_finite_1d, check_id_column,
+from ._checks import (check_binary, check_dataframe, check_finite_1d, check_fraction, check_id_column,
                       check_numeric_column, check_positive_int)
 
 RANKING_METRICS = ("precision_at_k", "recall_at_k", "f1_at_k", "ndcg_at_k", "map_at_k", "hit_rate_at_k")
@@ -63,8 +62,7 @@ def rmse(y_true, y_pred, *, sample_weight=None) -> float:
 
 def _labels(y_true, y_pred_or_prob, threshold, sample_weight):
     y, p, w = _arrays(y_true, y_pred_or_prob, sample_weight, "y_pred_or_prob")
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    check_fraction(threshold, "threshold", low=-np.inf, high=np.inf)
     return check_binary(y, "y_true"), (p >= threshold).astype(np.int8), w
 
 
@@ -93,8 +91,7 @@ def precision_recall_f1(y_true, y_pred_or_prob, *, threshold=0.5, sample_weight=
     [0.667, 0.667, 0.667]
     """
     y, labels, w = _labels(y_true, y_pred_or_prob, threshold, sample_weight)
-    p, r, f, _ = skm.precision_recall_fscore_support(y, labels, average="binary", zero_division=0,
-                                                     sample_weight=w)
+    p, r, f, _ = skm.precision_recall_fscore_support(y, labels, average="binary", zero_division=0, sample_weight=w)
     return PrecisionRecallF1(float(p), float(r), float(f))
 
 
@@ -204,10 +201,8 @@ def evaluate_ranking(recommendations, relevant, k: int = 10, *, relevance_col=No
     >>> evaluate_ranking(recs, pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]}), k=1)["hit_rate_at_k"]
     0.5
     """
-    per_user = ranking_metrics_by_user(recommendations, relevant, k, relevance_col=relevance_col,
-                                       threshold=threshold)
-    result = {name: float(per_user[name].mean()) for name in RANKING_METRICS}
-    result["n_users"] = len(per_user)
+    per_user = ranking_metrics_by_user(recommendations, relevant, k, relevance_col=relevance_col, threshold=threshold)
+    result = {**{name: float(per_user[name].mean()) for name in RANKING_METRICS}, "n_users": len(per_user)}
     if n_items is not None:
         result["catalogue_coverage"] = catalogue_coverage(recommendations, n_items, k=k)
     if item_popularity is not None:
@@ -308,10 +303,8 @@ def exposure_by_group(recommendations, item_groups, *, k: int | None = None, ref
                           .groupby(level=0).sum(), "n_items": item_groups.value_counts()})
     table = table.fillna({"exposure": 0.0}).sort_index()
     table["exposure_share"] = table["exposure"] / table["exposure"].sum()
-    table["item_share"] = table["n_items"] / table["n_items"].sum()
-    if reference is None:
-        table["reference_share"] = table["item_share"]
-    else:
+    table["reference_share"] = table["item_share"] = table["n_items"] / table["n_items"].sum()
+    if reference is not None:
         if not isinstance(reference, pd.Series) or set(reference.index) != set(table.index):
             raise ValueError(f"reference must be a Series with one weight per group {table.index.tolist()}")
         ref = reference.astype(float)

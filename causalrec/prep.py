@@ -142,8 +142,7 @@ def binarize_ratings(df, *, threshold=4, rating_range=_RANGE) -> pd.DataFrame:
     [1, 0, 1]
     """
     check_ratings(df, rating_range=rating_range, allow_missing=False)
-    if isinstance(threshold, bool) or not min(rating_range) <= threshold <= max(rating_range):
-        raise ValueError(f"threshold must be a number in rating_range {rating_range}, got {threshold!r}")
+    check_fraction(threshold, "threshold (within rating_range)", low=min(rating_range), high=max(rating_range))
     return df.assign(**{schema.LABEL: (df[schema.RATING].to_numpy(dtype=float) >= threshold).astype(np.int64)})
 
 
@@ -249,8 +248,7 @@ def random_split(df, *, test_size=0.2, random_state=0) -> tuple[pd.DataFrame, pd
     (7, 3)
     """
     _checked_log(df)
-    n = len(df)
-    test_size = check_fraction(test_size, "test_size", inclusive=(False, False))
+    n, test_size = len(df), check_fraction(test_size, "test_size", inclusive=(False, False))
     test = np.zeros(n, dtype=bool)
     test[check_random_state(random_state).permutation(n)[:min(max(round(test_size * n), 1), n - 1)]] = True
     return _split(df, test)

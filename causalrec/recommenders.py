@@ -190,9 +190,8 @@ class Recommender(_Base):
                              loss=self.loss, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                              weight_decay=self.weight_decay, n_negatives=self.n_negatives, patience=self.patience,
                              random_state=seed, verbose=self.verbose, n_threads=self.n_threads)
-        self.target_ = target
+        self.target_, self.head_ = target, self._head()
         self.model_, self.loss_, self.history_, self.best_epoch_ = model, self.loss, result.history, result.best_epoch
-        self.head_ = self._head()
         self.n_users_, self.n_items_, self.image_normalization_ = n_users, n_items, stats
         self.seen_ = _pairs(data.users.numpy(), data.items.numpy(), n_items)
         return self
@@ -269,15 +268,13 @@ class Recommender(_Base):
             raise ValueError(f"could not read {source} with torch.load(weights_only=True): {err}") from None
         if not isinstance(content, dict) or content.get("format") != _FORMAT:
             raise ValueError(f"{source} is not a saved Recommender (for a bare model use torch.load and load_state_dict)")
-        out = cls(**content["params"])
+        out, state = cls(**content["params"]), content["state_dict"]
         out._check_params()
-        state = content["state_dict"]
-        images, text = state.get("item_images"), state.get("item_text")
-        out.model_ = _load_state(out._build(*content["sizes"], images, text), state, source)
+        out.model_ = _load_state(out._build(*content["sizes"], state.get("item_images"), state.get("item_text")),
+                                 state, source)
         out.loss_, out.target_, (out.n_users_, out.n_items_) = out.loss, content["target"], content["sizes"]
-        out.head_ = out._head()
+        out.head_, out.best_epoch_ = out._head(), int(content["best_epoch"])
         out.history_ = pd.DataFrame(content["history"], index=pd.Index(content["epochs_run"], name="epoch"))
-        out.best_epoch_ = int(content["best_epoch"])
         out.image_normalization_ = tuple(content["image_normalization"]) or None
         out.seen_ = pd.DataFrame(dict(zip((schema.USER, schema.ITEM), content["seen"].numpy())))
         return out
