@@ -1,15 +1,15 @@
-"""Checks for chapter 04, "Deep recommendation models": counts of freshly built layers, never shown."""
+"""Checks for chapter 04, "Deep recommendation models": counts of freshly built layers and one kernel, never shown."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from ... import models
-from .. import expect
+from .. import close_to, expect, register
 
 ARTICLE_INPUT_DIM, ARTICLE_HIDDEN_DIM, ARTICLE_OUTPUT_DIM, ARTICLE_KERNEL = 1000, 128, 10, 3  # the exercise texts
 USER_EMBEDDING_DIM, CONV_CHANNELS, IMAGE_SIDE = 128, 256, 16
-NEUMF_USERS, NEUMF_ITEMS, NEUMF_DIM, NEUMF_HIDDEN = 1000, 300, 16, (32, 16, 8)
+FLIP_KERNEL = ((1, 2, 0), (0, 0, 0), (0, 0, -1))
 
 
 def _count(module) -> int:
@@ -32,8 +32,13 @@ def _flatten_size():
     return USER_EMBEDDING_DIM + CONV_CHANNELS * (IMAGE_SIDE - 2) ** 2
 
 
-@expect("ch04-neumf-parameters", what="the number of parameters",
-        hint="four embedding tables (users and items, for each of the two towers), then weights plus biases "
-             "of every linear layer")
-def _neumf_parameters():
-    return _count(models.NeuMF(NEUMF_USERS, NEUMF_ITEMS, NEUMF_DIM, hidden=NEUMF_HIDDEN))
+@register("ch04-flipped-kernel",
+          hint="write out one output pixel of each operation and, for each kernel entry, note which input pixel "
+               "it multiplies in each")
+def _flipped_kernel(answer):
+    value, kernel = np.asarray(answer, dtype=float), np.asarray(FLIP_KERNEL, dtype=float)
+    if value.shape == kernel.shape and np.allclose(value, kernel):
+        return False, "that is the kernel itself, which gives the cross-correlation"
+    if value.shape == kernel.shape and any(np.allclose(value, np.flip(kernel, axis)) for axis in (0, 1)):
+        return False, "the kernel is flipped along one axis only"
+    return close_to(value, np.flip(kernel), what="the kernel")
