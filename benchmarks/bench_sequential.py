@@ -1,4 +1,4 @@
-"""Next-item recommendation on MovieLens 100K: our SASRec at several sizes against its baselines.
+"""Next-item recommendation on MovieLens 100K: our SASRec at several sizes against tuned baselines.
 
 Protocol (stated again in the JSON):
 
@@ -10,22 +10,28 @@ Protocol (stated again in the JSON):
 - Full ranking: every item is a candidate except the user's *training* items;
   **the validation item stays a candidate** at test time. HR@10 and NDCG@10
   (one relevant item; ties count against it).
-- Models are fitted on the training histories. Choices are made on the
-  validation items only (the epoch of our SASRec by early stopping). At test
-  time the sequence models read the validation item as the newest context item;
-  MF and popularity score from the training data.
-- Methods: popularity (training counts); MF: Cornac's BPR (k=64, its defaults otherwise,
-  the issue's reference; ``causalrec.Recommender("mf", loss="bpr")`` with its defaults took
-  486 s here and stayed at popularity's level, so it is not the reference); our :class:`causalrec.sequence.SequentialRecommender`
-  (2 blocks, 1 head, length 50, dropout 0.2, full softmax, Adam lr ``--lr``, batch 64, one
-  torch thread: two threads on this shared 2-core machine ran 5x slower) at each ``--sizes`` width;
-  Cornac's SASRec (its defaults but ``--cornac-epochs``) in a separate interpreter
-  (``--cornac-python``, default ``/tmp/cornac-venv/bin/python``) when it exists.
+- Every model is fitted on the training histories, and every choice (epochs,
+  learning rate, regularisation, size) is made on the validation items' NDCG@10
+  only. At test time the sequence models read the validation item as the newest
+  context item; BPR and popularity score from the training data.
+- Methods: popularity (training counts); MF: Cornac's BPR (k=64) with its learning
+  rate, L2 and iterations picked from ``BPR_GRID``; Cornac's SASRec (its defaults:
+  sampled-softmax loss, 2 blocks, dim 100, length 50) with the learning rate picked
+  from ``--cornac-lrs`` and the epoch by early stopping on validation
+  (``--cornac-epochs`` at most, ``--cornac-patience``), both in a separate interpreter
+  (``--cornac-python``, default ``/tmp/cornac-venv/bin/python``); our
+  :class:`causalrec.sequence.SequentialRecommender` (2 blocks, 1 head, length 50,
+  dropout 0.2, full-softmax cross-entropy, Adam lr ``--lr``, batch 64, one torch
+  thread) at each ``--sizes`` width and each ``--seeds`` seed, epoch by early stopping
+  on validation (at most ``--epochs``, ``--patience``).
 
     python benchmarks/bench_sequential.py --movielens data/external/ml-100k \
         --json benchmarks/results/bench_sequential.json
 
-The headline ``sasrec`` entry is the size with the best *validation* NDCG@10.
+``--parts`` runs only some methods and ``--update`` keeps the other methods' entries
+of an existing JSON (each entry records the command that produced it). A size's
+numbers are medians over its seeds; the headline ``sasrec`` entry is the size with
+the best median *validation* NDCG@10.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +54,13 @@ except ImportError:  # the Cornac interpreter (--cornac-worker) needs numpy only
     pd = None
 
 N_USERS, N_ITEMS, K = 943, 1682, 10
+BPR_GRID = [dict(learning_rate=lr, lambda_reg=reg, max_iter=it)
+            for lr in (0.01, 0.05) for reg in (0.01, 0.001) for it in (100, 300)]
 PROTOCOL = ("MovieLens 100K, every rating an interaction; ordered by timestamp, ties by item id; leave-last-out "
             "(last = test, second last = validation); full ranking over all items minus the user's training "
             "items, the validation item stays a candidate; sequence models read the validation item as "
-            "context at test time; choices on validation only")
+            "context at test time; every choice (epochs, learning rate, regularisation, size) on validation "
+            "NDCG@10 only; our model's numbers are medians over seeds")
 
 
 def load(folder):
@@ -63,135 +73,241 @@ def load(folder):
     return data[data.from_end >= 2], data[data.from_end == 1], data[data.from_end == 0], sha
 
 
-def metrics(scores, test, exclude):
-    from causalrec.sequence import next_item_metrics
+def ranking(scores, targets, exclude):
+    """HR@10 and NDCG@10 of one target per user (numpy only: also used in the Cornac interpreter)."""
+    scores = np.where(exclude, -np.inf, scores)
+    rank = (scores >= scores[np.arange(len(scores)), targets][:, None]).sum(axis=1)
+    return {"hr_at_10": round(float(np.mean(rank <= K)), 4),
+            "ndcg_at_10": round(float(np.where(rank <= K, 1 / np.log2(rank + 1), 0).mean()), 4)}
 
-    m = next_item_metrics(scores, test.sort_values("user_id")["item_id"].to_numpy(), exclude, k=K)
-    return {"hr_at_10": round(m["hit_rate"], 4), "ndcg_at_10": round(m["ndcg"], 4)}
 
-
-def cornac_worker(folder, out):
-    """Runs in the Cornac interpreter: fit Cornac's SASRec, write test scores (float32 .npy)."""
-    import cornac
+def cornac_worker(folder):
+    """Runs in the Cornac interpreter: tune on validation, write test scores (float32 .npy)."""
     from collections import OrderedDict
-    from cornac.data import SequentialDataset
 
-    spec = json.loads((Path(folder) / "spec.json").read_text())
-    user_id, item_id, position = np.loadtxt(Path(folder) / "train.csv", delimiter=",", skiprows=1, dtype=int).T
+    import cornac
+    import torch
+    from cornac.data import Dataset, SequentialDataset
+    from cornac.models.sasrec import recom_sasrec
+
+    torch.set_num_threads(1)
+    folder = Path(folder)
+    spec = json.loads((folder / "spec.json").read_text())
+    user_id, item_id, position = np.loadtxt(folder / "train.csv", delimiter=",", skiprows=1, dtype=int).T
+    valid, test_context = np.load(folder / "valid.npy"), np.load(folder / "context.npz")
+    exclude = np.zeros((N_USERS, N_ITEMS), dtype=bool)
+    exclude[user_id, item_id] = True
     items = OrderedDict((i, i) for i in range(N_ITEMS))        # full catalogue, ids unchanged
     users = OrderedDict((u, u) for u in range(N_USERS))
-    rows = list(zip(user_id, user_id, item_id, position))  # one session per user
-    data = SequentialDataset.build(rows, fmt="USIT", global_uid_map=users, global_sid_map=OrderedDict(),
-                                   global_iid_map=items, seed=0)
+    history = [item_id[user_id == u].tolist() for u in range(N_USERS)]   # training order kept
+    grid = []
     if spec["model"] == "bpr":
-        from cornac.data import Dataset
-
         data = Dataset.build([(u, i, 1.0) for u, i in zip(user_id, item_id)], fmt="UIR",
                              global_uid_map=users, global_iid_map=items, seed=0)
-        model = cornac.models.BPR(k=64, seed=0, verbose=False)
+        scores_of = lambda model, context: np.stack([model.score(u) for u in range(N_USERS)])
+        configs = [dict(c) for c in spec["grid"]]
+        make = lambda c: cornac.models.BPR(k=64, seed=0, verbose=False, **c)
     else:
-        model = cornac.models.SASRec(n_epochs=spec["epochs"], seed=0, verbose=False)
-    start = time.perf_counter()
-    model.fit(data)
-    seconds = time.perf_counter() - start
-    users_c, items_c = np.loadtxt(Path(folder) / "context.csv", delimiter=",", skiprows=1, dtype=int).T
-    context = {u: items_c[users_c == u].tolist() for u in range(N_USERS)}
-    score = (lambda u: model.score(u)) if spec["model"] == "bpr" else (lambda u: model.score(u, context[u]))
-    scores = np.stack([score(u) for u in range(N_USERS)]).astype(np.float32)
-    np.save(out, scores)
-    (Path(folder) / "result.json").write_text(json.dumps({"seconds": seconds, "cornac": cornac.__version__}))
+        data = SequentialDataset.build(list(zip(user_id, user_id, item_id, position)), fmt="USIT",
+                                       global_uid_map=users, global_sid_map=OrderedDict(),
+                                       global_iid_map=items, seed=0)      # one session per user
+        scores_of = lambda model, context: np.stack([model.score(u, context[u]) for u in range(N_USERS)])
+        configs = [dict(learning_rate=lr) for lr in spec["lrs"]]
+        make = lambda c: cornac.models.SASRec(n_epochs=spec["epochs"], seed=0, verbose=False, **c)
+    best = None
+    for config in configs:
+        model, start, state = make(config), time.perf_counter(), {"best": -1.0, "epoch": 0, "weights": None}
+        if spec["model"] == "sasrec":
+            recom_sasrec.trange = _early_stopping(model, lambda m: ranking(scores_of(m, history), valid, exclude),
+                                                  spec["patience"], state)
+        model.fit(data)
+        seconds = time.perf_counter() - start
+        if state["weights"] is not None:          # SASRec: back to the epoch with the best validation NDCG
+            model.model.load_state_dict(state["weights"])
+        val = ranking(scores_of(model, history), valid, exclude)["ndcg_at_10"]
+        row = {**config, "validation_ndcg_at_10": val, "seconds": round(seconds, 1)}
+        if spec["model"] == "sasrec":
+            row.update(best_epoch=state["epoch"], epochs_run=state["ran"])
+        grid.append(row)
+        print(row, flush=True)
+        if best is None or val > best[0]["validation_ndcg_at_10"]:
+            best = (row, scores_of(model, {u: test_context[str(u)].tolist() for u in range(N_USERS)}))
+    np.save(folder / "scores.npy", best[1].astype(np.float32))
+    (folder / "result.json").write_text(json.dumps({"chosen": best[0], "grid": grid, "cornac": cornac.__version__}))
 
 
-def run_cornac(python, model, train, context, epochs):
+def _early_stopping(model, score, patience, state):
+    """Stands in for Cornac's epoch loop range: scores validation after each epoch, keeps the
+    best weights, and ends the loop after ``patience`` epochs without improvement."""
+    def epochs(start, stop, **_):
+        state["ran"] = 0
+        for epoch in range(start, stop):
+            if epoch > start:
+                state["ran"] = epoch - 1
+                ndcg = score(model)["ndcg_at_10"]
+                print(f"  epoch {epoch - 1}: validation NDCG@10 {ndcg}", flush=True)
+                if ndcg > state["best"]:
+                    state.update(best=ndcg, epoch=epoch - 1, weights={
+                        k: v.detach().clone() for k, v in model.model.state_dict().items()})
+                elif epoch - 1 - state["epoch"] >= patience:
+                    return
+            yield epoch
+        state["ran"] = stop - 1
+        ndcg = score(model)["ndcg_at_10"]
+        if ndcg > state["best"]:
+            state.update(best=ndcg, epoch=stop - 1, weights={
+                k: v.detach().clone() for k, v in model.model.state_dict().items()})
+
+    class Bar:
+        def __init__(self, *args, **kwargs):
+            self.it = epochs(*args)
+
+        def __iter__(self):
+            return self.it
+
+        def set_postfix(self, **_):
+            pass
+
+    return Bar
+
+
+def run_cornac(python, spec, train, valid, context):
     with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
         train.assign(position=train.groupby("user_id").cumcount())[["user_id", "item_id", "position"]].to_csv(
-            Path(folder) / "train.csv", index=False)
-        context.to_csv(Path(folder) / "context.csv", index=False)
-        (Path(folder) / "spec.json").write_text(json.dumps({"model": model, "epochs": epochs}))
-        subprocess.run([python, __file__, "--cornac-worker", folder], check=True)
-        info = json.loads((Path(folder) / "result.json").read_text())
-        return np.load(Path(folder) / "scores.npy"), info
+            folder / "train.csv", index=False)
+        np.save(folder / "valid.npy", valid.sort_values("user_id")["item_id"].to_numpy())
+        np.savez(folder / "context.npz", **{str(u): s for u, s in context.items()})
+        (folder / "spec.json").write_text(json.dumps(spec))
+        subprocess.run([python, __file__, "--cornac-worker", str(folder)], check=True)
+        return np.load(folder / "scores.npy").astype(float), json.loads((folder / "result.json").read_text())
+
+
+def merge(paths, out):
+    """One JSON from runs of different ``--parts`` (each entry keeps the command that made it)."""
+    from _machine import write_json
+
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    result = {"movielens": {}, "sizes": [], "machine": [r["machine"] for r in runs]}
+    for run in runs:
+        result["movielens"].update(run["movielens"])
+        result["sizes"] = run["sizes"] or result["sizes"]
+        result.update(protocol=run["protocol"], u_data_sha256=run["u_data_sha256"])
+    found = result["movielens"]
+    result["complete"] = all(key in found for key in ("popularity", "mf", "cornac_sasrec", "sasrec"))
+    result["comparison"] = {f"sasrec_over_mf_{m}": round(found["sasrec"][m] / found["mf"][m] - 1, 3)
+                            for m in ("hr_at_10", "ndcg_at_10")}
+    result["comparison"]["sasrec_ndcg_over_cornac"] = round(
+        found["sasrec"]["ndcg_at_10"] / found["cornac_sasrec"]["ndcg_at_10"] - 1, 3)
+    write_json(out, result)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--movielens", help="folder with MovieLens 100K's u.data")
     parser.add_argument("--json", default="benchmarks/results/bench_sequential.json")
+    parser.add_argument("--parts", default="popularity,mf,cornac,ours")
+    parser.add_argument("--update", action="store_true", help="keep the other parts of an existing --json")
     parser.add_argument("--sizes", default="8,32,64,128", help="widths (dim) of our SASRec")
+    parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--patience", type=int, default=4)
-    parser.add_argument("--cornac-epochs", type=int, default=1)
+    parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--cornac-lrs", default="0.001,0.003")
+    parser.add_argument("--cornac-epochs", type=int, default=12)
+    parser.add_argument("--cornac-patience", type=int, default=2)
     parser.add_argument("--cornac-python", default="/tmp/cornac-venv/bin/python")
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--merge", nargs="+", help="combine the parts of these JSON files into --json")
     parser.add_argument("--cornac-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.cornac_worker:
-        return cornac_worker(args.cornac_worker, Path(args.cornac_worker) / "scores.npy")
+        return cornac_worker(args.cornac_worker)
+    if args.merge:
+        return merge(args.merge, args.json)
     if not args.movielens:
         parser.error("--movielens DIR is required")
 
     import causalrec as cr
     from _machine import machine, write_json
 
+    parts = args.parts.split(",")
+    command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])])
     train, valid, test, sha = load(args.movielens)
+    targets = test.sort_values("user_id")["item_id"].to_numpy()
     exclude = np.zeros((N_USERS, N_ITEMS), dtype=bool)
     exclude[train.user_id, train.item_id] = True
-    context = pd.concat([train, valid])[["user_id", "item_id"]]      # training history + validation item
     with_valid = cr.sequence.histories(pd.concat([train, valid]).assign(order=lambda d: -d.from_end),
-                                       order_by="order")
-    result = {"movielens": {}, "sizes": [], "complete": False}
+                                       order_by="order")     # training history + validation item, in order
+    old = json.loads(Path(args.json).read_text()) if args.update and Path(args.json).exists() else {}
+    result = {"movielens": old.get("movielens", {}), "sizes": old.get("sizes", []), "complete": False}
+    if "ours" in parts:
+        result["sizes"] = []
 
     def save():
         """Write what is measured so far (a long run on a shared machine may be cut short)."""
-        ours, mf_ = result["movielens"].get("sasrec"), result["movielens"].get("mf")
+        found = result["movielens"]
+        ours, mf_ = found.get("sasrec"), found.get("mf")
         result["comparison"] = {f"sasrec_over_mf_{m}": round(ours[m] / mf_[m] - 1, 3)
                                 for m in ("hr_at_10", "ndcg_at_10") if ours and mf_}
-        if ours and "cornac_sasrec" in result["movielens"]:
+        if ours and "cornac_sasrec" in found:
             result["comparison"]["sasrec_ndcg_over_cornac"] = round(
-                ours["ndcg_at_10"] / result["movielens"]["cornac_sasrec"]["ndcg_at_10"] - 1, 3)
+                ours["ndcg_at_10"] / found["cornac_sasrec"]["ndcg_at_10"] - 1, 3)
         result["protocol"] = PROTOCOL
-        result["command"] = "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])])
         result["machine"] = machine(threads=args.threads)
         result["u_data_sha256"] = sha
         write_json(args.json, result)
 
-    start = time.perf_counter()
-    counts = np.bincount(train.item_id, minlength=N_ITEMS).astype(float)
-    result["movielens"]["popularity"] = {**metrics(np.tile(counts, (N_USERS, 1)), test, exclude),
-                                         "seconds": round(time.perf_counter() - start, 2)}
-
-    if Path(args.cornac_python).exists():
-        scores, info = run_cornac(args.cornac_python, "bpr", train, context, None)
-        result["movielens"]["mf"] = {**metrics(scores.astype(float), test, exclude),
-                                     "seconds": round(info["seconds"], 1), "model": "Cornac BPR, k=64, defaults"}
+    if "popularity" in parts:
+        start = time.perf_counter()
+        counts = np.bincount(train.item_id, minlength=N_ITEMS).astype(float)
+        result["movielens"]["popularity"] = {**ranking(np.tile(counts, (N_USERS, 1)), targets, exclude),
+                                             "seconds": round(time.perf_counter() - start, 2), "command": command}
+        save()
+    if "mf" in parts:
+        scores, info = run_cornac(args.cornac_python, {"model": "bpr", "grid": BPR_GRID}, train, valid, with_valid)
+        result["movielens"]["mf"] = {**ranking(scores, targets, exclude), "seconds": info["chosen"]["seconds"],
+                                     "model": "Cornac BPR, k=64", "chosen": info["chosen"], "grid": info["grid"],
+                                     "cornac": info["cornac"], "command": command}
         print("mf", result["movielens"]["mf"], flush=True)
-
-    if Path(args.cornac_python).exists():
-        scores, info = run_cornac(args.cornac_python, "sasrec", train, context, args.cornac_epochs)
-        result["movielens"]["cornac_sasrec"] = {**metrics(scores.astype(float), test, exclude),
-                                                "seconds": round(info["seconds"], 1),
-                                                "epochs": args.cornac_epochs, "cornac": info["cornac"]}
+        save()
+    if "cornac" in parts:
+        spec = {"model": "sasrec", "lrs": [float(x) for x in args.cornac_lrs.split(",")],
+                "epochs": args.cornac_epochs, "patience": args.cornac_patience}
+        with ThreadPoolExecutor(len(spec["lrs"])) as pool:     # one interpreter per learning rate, in parallel
+            runs = list(pool.map(lambda lr: run_cornac(args.cornac_python, {**spec, "lrs": [lr]}, train, valid,
+                                                       with_valid), spec["lrs"]))
+        scores, info = max(runs, key=lambda run: run[1]["chosen"]["validation_ndcg_at_10"])
+        result["movielens"]["cornac_sasrec"] = {**ranking(scores, targets, exclude),
+                                                "seconds": info["chosen"]["seconds"], "chosen": info["chosen"],
+                                                "grid": [row for _, run in runs for row in run["grid"]],
+                                                "cornac": info["cornac"], "command": command}
         print("cornac", result["movielens"]["cornac_sasrec"], flush=True)
         save()
-
-    for dim in [int(d) for d in args.sizes.split(",")]:
-        start = time.perf_counter()
-        model = cr.sequence.SequentialRecommender(
-            dim=dim, epochs=args.epochs, patience=args.patience, lr=args.lr, batch_size=64, max_len=50,
-            random_state=0, n_threads=args.threads).fit(
-            train, order_by=["timestamp"], n_users=N_USERS, n_items=N_ITEMS, validation=valid)
-        seconds = time.perf_counter() - start
-        row = {"dim": dim, "parameters": model.n_params_, "epochs_run": len(model.history_),
-               "validation_ndcg_at_10": round(-float(model.history_["validation"].min()), 4),
-               **metrics(model.score_items(np.arange(N_USERS), histories=with_valid), test, exclude),
-               "seconds": round(seconds, 1)}
-        result["sizes"].append(row)
-        print(row, flush=True)
-        result["movielens"]["sasrec"] = max(result["sizes"], key=lambda r: r["validation_ndcg_at_10"])
-        save()
-
-    result["complete"] = True
+    if "ours" in parts:
+        for dim in [int(d) for d in args.sizes.split(",")]:
+            runs = []
+            for seed in [int(s) for s in args.seeds.split(",")]:
+                start = time.perf_counter()
+                model = cr.sequence.SequentialRecommender(
+                    dim=dim, epochs=args.epochs, patience=args.patience, lr=args.lr, batch_size=64, max_len=50,
+                    random_state=seed, n_threads=args.threads).fit(
+                    train, order_by=["timestamp"], n_users=N_USERS, n_items=N_ITEMS, validation=valid)
+                seconds = time.perf_counter() - start
+                runs.append({"seed": seed, "best_epoch": int(model.history_["validation"].idxmin()) + 1,
+                             "epochs_run": len(model.history_),
+                             "validation_ndcg_at_10": round(-float(model.history_["validation"].min()), 4),
+                             **ranking(model.score_items(np.arange(N_USERS), histories=with_valid), targets, exclude),
+                             "seconds": round(seconds, 1)})
+                print(dim, runs[-1], flush=True)
+            median = {key: round(float(np.median([r[key] for r in runs])), 4)
+                      for key in ("validation_ndcg_at_10", "hr_at_10", "ndcg_at_10", "seconds", "best_epoch")}
+            result["sizes"].append({"dim": dim, "parameters": model.n_params_, **median, "runs": runs,
+                                    "command": command})
+            result["movielens"]["sasrec"] = {k: v for k, v in max(
+                result["sizes"], key=lambda r: r["validation_ndcg_at_10"]).items() if k != "runs"}
+            save()
+    result["complete"] = all(key in result["movielens"] for key in ("popularity", "mf", "cornac_sasrec", "sasrec"))
     save()
     print(json.dumps(result["movielens"], indent=1))
 

@@ -130,7 +130,8 @@ class SequentialRecommender(BaseEstimator):
             validation=None):
         """Learn each row's item (``data``: ``user_id, item_id, *order_by``) from the user's earlier rows.
         ``sample_weight`` (per row, e.g. inverse propensities) multiplies its loss; with ``validation``
-        (each user's next item) and ``patience``, fit keeps the epoch of best validation NDCG@10."""
+        (each user's next item; an optional ``weight`` column weights its NDCG@10, e.g. by inverse
+        propensities) and ``patience``, fit keeps the epoch of best validation NDCG@10."""
         data = check_dataframe(data, "data", [schema.USER, schema.ITEM])
         weight = np.ones(len(data)) if sample_weight is None else check_finite_1d(sample_weight, "sample_weight")
         if len(weight) != len(data) or (weight < 0).any():
@@ -159,7 +160,9 @@ class SequentialRecommender(BaseEstimator):
     def _validator(self, validation):
         pair = [schema.USER, schema.ITEM]
         users, items = check_dataframe(validation, "validation", pair)[pair].to_numpy().T
-        return lambda module: -next_item_metrics(self.score_items(users), items, self.seen_[users])["ndcg"]
+        weight = check_finite_1d(validation["weight"], "validation['weight']") if "weight" in validation else None
+        return lambda module: -next_item_metrics(self.score_items(users), items, self.seen_[users],
+                                                 weights=weight)["ndcg"]
 
     @torch.no_grad()
     def score_items(self, users, histories=None) -> np.ndarray:
@@ -188,13 +191,14 @@ class SequentialRecommender(BaseEstimator):
                              schema.RANK: np.tile(np.arange(1, top.shape[1] + 1), len(users))})
 
 
-def next_item_metrics(scores, targets, exclude=None, k=10) -> dict:
+def next_item_metrics(scores, targets, exclude=None, k=10, weights=None) -> dict:
     """HR@k and NDCG@k of one next item per row of ``scores`` (n, n_items), ranked among all
     items but ``exclude`` (bool, n x n_items); ties count against the target. With one relevant
-    item, NDCG@k is ``1 / log2(rank + 1)`` if ``rank <= k``, else 0.
+    item, NDCG@k is ``1 / log2(rank + 1)`` if ``rank <= k``, else 0; rows averaged with ``weights``.
     >>> next_item_metrics(np.array([[0.9, 0.1, 0.5]]), np.array([2]))  # rank 2
     {'hit_rate': 1.0, 'ndcg': 0.631}
     """
     scores = np.where(exclude, -np.inf, scores) if exclude is not None else np.asarray(scores)
     rank = (scores >= scores[np.arange(len(scores)), np.asarray(targets)][:, None]).sum(axis=1)
-    return {"hit_rate": float(np.mean(rank <= k)), "ndcg": float(np.where(rank <= k, 1 / np.log2(rank + 1), 0).mean())}
+    return {"hit_rate": float(np.average(rank <= k, weights=weights)),
+            "ndcg": float(np.average(np.where(rank <= k, 1 / np.log2(rank + 1), 0), weights=weights))}

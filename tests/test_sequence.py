@@ -136,3 +136,19 @@ def test_zero_weight_rows_teach_nothing():
     last = both.groupby(schema.USER)[schema.ITEM].last().to_numpy()
     hit = model.score_items(np.arange(80)).argmax(axis=1) == (last + np.r_[np.ones(40), 5 * np.ones(40)]) % N_ITEMS
     assert hit[:40].mean() > 0.9 and hit[40:].mean() < 0.3
+
+
+def test_weighted_validation_metrics_by_hand():
+    """A weight per validation row: the NDCG averages rows by it (inverse propensities, chapter 06b)."""
+    scores = np.array([[0.9, 0.1, 0.5], [0.1, 0.2, 0.3]])            # target ranks 2 and 1
+    out = next_item_metrics(scores, np.array([2, 2]), k=10, weights=np.array([3.0, 1.0]))
+    assert out["ndcg"] == pytest.approx((3 / np.log2(3) + 1) / 4) and out["hit_rate"] == 1.0
+    data = cycles()
+    valid = data.groupby(schema.USER).tail(1)
+    model = SequentialRecommender(dim=8, n_blocks=1, epochs=3, patience=2, random_state=3)
+    model.fit(data.drop(index=valid.index), n_items=N_ITEMS, validation=valid.assign(weight=np.r_[1.0, np.zeros(39)]))
+    scores = model.score_items(valid[schema.USER])
+    first_only = next_item_metrics(scores[:1], valid[schema.ITEM].to_numpy()[:1], model.seen_[valid[schema.USER][:1]])
+    assert -model.history_["validation"].min() == pytest.approx(first_only["ndcg"])
+    with pytest.raises(ValueError, match="weight"):
+        model.fit(data, n_items=N_ITEMS, validation=valid.assign(weight=np.nan))
