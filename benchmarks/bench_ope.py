@@ -6,7 +6,7 @@ last two weeks' logged candidates; each estimate is compared with the policy's t
 (causalrec.data.simulate.run_policy). Two scenarios: the default logging policy, and one with
 small propensities (alpha0, alpha1, alpha2 = -1.5, 1.6, 1.2). Writes benchmarks/results/bench_ope.json.
 
-    python benchmarks/bench_ope.py [--worlds 100] [--json PATH]
+    python benchmarks/bench_ope.py [--worlds 200] [--json PATH]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from causalrec.data.simulate import simulate_shop
 WORLD = dict(n_users=300, n_items=100, candidates_per_user=24, randomized_per_user=0, image_size=8)
 SCENARIOS = {"default": None, "small_propensities": {"alpha0": -1.5, "alpha1": 1.6, "alpha2": 1.2}}
 SPLIT_DAY, K, THRESHOLD = 14, 4, 20.0  # policies learn from days < 14; each shows K candidates per user
-OUTCOME_MODEL = HistGradientBoostingClassifier(max_iter=60, max_depth=3, random_state=0)
+OUTCOME_MODEL = HistGradientBoostingClassifier(max_iter=30, learning_rate=0.2, max_depth=3, random_state=0)
 POLICIES = ("mf_top_k", "by_effect", "popularity", "softened")
 
 
@@ -92,7 +92,7 @@ def summarize(runs: list[dict]) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worlds", type=int, default=100)
+    parser.add_argument("--worlds", type=int, default=200)
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "bench_ope.json"))
     args = parser.parse_args(argv)
     load_before, start = load_average(), time.perf_counter()
