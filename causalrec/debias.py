@@ -137,7 +137,7 @@ def _param_groups(module, lr: float, weight_decay: float, constant: float | None
             {"params": scalars, "lr": lr, "weight_decay": 0.0}]
 
 
-def _loss(method: str, scale: float):
+def _loss(method: str, scale: float, robust: bool = True):
     """``loss_fn(module, batch)`` of each method; ``scale`` = |O| / |D| (IPS's sum over |D|)."""
     def naive(module, b):
         return ((module.model(b["user"], b["item"]) - b["rating"]) ** 2).mean()
@@ -150,15 +150,15 @@ def _loss(method: str, scale: float):
         return (w * (module.model(b["user"], b["item"]) - b["rating"]) ** 2).sum() / w.sum()
 
     def dr(module, b):
-        # the batch is drawn from ALL pairs; weight is 1/p on observed pairs and 0 elsewhere
-        prediction = module.model(b["user"], b["item"])
-        error_hat = module.imputation(b["user"], b["item"])            # imputed signed error r - r^
+        # a batch is a set of users with ALL their items, (B, n_items); weight 1/p where observed, else 0
+        prediction = module.model.score_all(b["user"])
+        error_hat = module.imputation.score_all(b["user"])             # imputed signed error r - r^
         pseudo = (prediction + error_hat).detach()                       # pseudo-rating, no gradient
         w, r = b["weight"], b["rating"]
         imputed_term = (prediction - pseudo) ** 2
         dr_loss = (imputed_term + w * ((prediction - r) ** 2 - imputed_term)).mean()
-        imputation_loss = (w * (r - prediction.detach() - error_hat) ** 2).sum() / w.sum().clamp_min(1e-12)
-        return dr_loss + imputation_loss
+        v = w * (w - 1) if robust else w                                 # MRDR's (1 - p) / p^2, or 1/p
+        return dr_loss + (v * (r - prediction.detach() - error_hat) ** 2).sum() / v.sum().clamp_min(1e-12)
 
     return {"naive": naive, "ips": ips, "snips": snips, "dr": dr}[method]
 
@@ -173,10 +173,11 @@ class DebiasedRecommender(BaseEstimator):
     * ``"snips"``: :math:`\sum_B w e / \sum_B w`, self-normalised within the batch;
     * ``"dr"``: joint learning. An imputation model :math:`g` (matrix factorization with its own
       ``imputation_dim``, ``imputation_lr``, ``imputation_weight_decay``) fits the signed error
-      :math:`r - \hat r` on observed pairs, weighted by :math:`w`. With the pseudo-rating
+      :math:`r - \hat r` on observed pairs, weighted by :math:`w(w - 1) = (1-p)/p^2` (``robust``,
+      the weights that minimise the DR estimate's variance, "more robust" DR) or by :math:`w`. With the pseudo-rating
       :math:`\tilde r = \text{stopgrad}(\hat r + g)` for every pair, the rating model minimises
       :math:`\frac{1}{|D|}\sum_D [(\hat r - \tilde r)^2 + o\,w\,(e - (\hat r - \tilde r)^2)]`,
-      batches drawn from **all** pairs. Both models step together (one Adam, two groups).
+      a batch being users with **all** their items. Both models step together (one Adam, two groups).
 
     Every model has user, item and global biases; the global one starts at the (weighted)
     mean rating and is not shrunk. With ``validation`` in :meth:`fit`, training stops
@@ -196,7 +197,7 @@ class DebiasedRecommender(BaseEstimator):
     def __init__(self, method: str = "naive", *, model: str = "mf", clip: float | None = 0.01, dim: int = 16,
                  epochs: int = 200, batch_size: int | None = None, lr: float = 0.01, weight_decay: float = 3e-3,
                  imputation_dim: int = 4, imputation_lr: float = 0.01, imputation_weight_decay: float = 0.1,
-                 patience: int = 20, random_state=0, verbose: bool = False, n_threads: int | None = 1):
+                 robust: bool = True, patience: int = 20, random_state=0, verbose: bool = False, n_threads: int | None = 1):
         self.method = method
         self.model = model
         self.clip = clip
@@ -208,6 +209,7 @@ class DebiasedRecommender(BaseEstimator):
         self.imputation_dim = imputation_dim
         self.imputation_lr = imputation_lr
         self.imputation_weight_decay = imputation_weight_decay
+        self.robust = robust
         self.patience = patience
         self.random_state = random_state
         self.verbose = verbose
@@ -255,15 +257,14 @@ class DebiasedRecommender(BaseEstimator):
         if imputation is not None:
             groups += _param_groups(imputation, self.imputation_lr, self.imputation_weight_decay, 0.0)
         as_float = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))
-        if self.method == "dr":     # every pair of D; weight 0 (and rating 0) where nothing was observed
-            full_weight, full_rating = np.zeros(n_users * n_items), np.zeros(n_users * n_items)
-            full_weight[users * n_items + items], full_rating[users * n_items + items] = weight, rating
-            data = {"user": torch.arange(n_users).repeat_interleave(n_items), "item": torch.arange(n_items).repeat(n_users),
-                    "rating": as_float(full_rating), "weight": as_float(full_weight)}
+        if self.method == "dr":     # every pair of D as a users x items matrix; 0 where nothing was observed
+            full_weight, full_rating = np.zeros((n_users, n_items)), np.zeros((n_users, n_items))
+            full_weight[users, items], full_rating[users, items] = weight, rating
+            data = {"user": torch.arange(n_users), "rating": as_float(full_rating), "weight": as_float(full_weight)}
         else:
             data = {"user": torch.from_numpy(users), "item": torch.from_numpy(items),
                     "rating": as_float(rating), "weight": as_float(weight)}
-        self.history_ = fit_torch(module, _loss(self.method, len(rating) / (n_users * n_items)), data,
+        self.history_ = fit_torch(module, _loss(self.method, len(rating) / (n_users * n_items), self.robust), data,
                                   epochs=self.epochs, batch_size=self.batch_size,
                                   optimizer=torch.optim.Adam(groups), random_state=seed, validate=validate,
                                   patience=None if validate is None else self.patience, verbose=self.verbose,
@@ -306,27 +307,30 @@ class DebiasedRecommender(BaseEstimator):
 
 # =========================================================================== experiments
 def select_by_validation(estimator: DebiasedRecommender, grid: dict, ratings: pd.DataFrame, propensity, *,
-                         n_users: int, n_items: int, fraction: float = 0.2, random_state=0):
+                         n_users: int, n_items: int, fraction: float = 0.2, splits: int = 1, random_state=0):
     """Choose hyperparameters on a validation split of the **logged** ratings, never on test data.
 
     Every combination of ``grid`` (name -> values, e.g. ``{"weight_decay": [1e-3, 1e-2], "clip": [0.01, 0.05]}``)
     is fitted on ``1 - fraction`` of ``ratings`` and scored by its best SNIPS-weighted MSE on the
-    rest (plain MSE for ``"naive"``). The winner is refitted on all ratings for its best number
-    of epochs.
+    rest (plain MSE for ``"naive"``), averaged over ``splits`` random splits. The winner is
+    refitted on all ratings for its median best number of epochs.
 
     Returns
     -------
     (fitted estimator, DataFrame of every setting's score and best epoch)
     """
-    fit_r, fit_p, val_r, val_p = validation_split(ratings, propensity, fraction, random_state=random_state)
+    rng = check_random_state(random_state)
+    parts = [validation_split(ratings, propensity, fraction, random_state=rng) for _ in range(check_positive_int(splits, "splits"))]
     naive = estimator.method == "naive"
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     rows = []
     for params in combos:
-        model = clone(estimator).set_params(**params).fit(
-            fit_r, propensity=None if naive else fit_p, n_users=n_users, n_items=n_items,
-            validation=val_r, validation_propensity=None if naive else val_p)
-        rows.append({**params, "validation": float(model.history_["validation"].min()), "epochs": model.best_epoch_})
+        models = [clone(estimator).set_params(**params).fit(fit_r, propensity=None if naive else fit_p, n_users=n_users,
+                                                            n_items=n_items, validation=val_r,
+                                                            validation_propensity=None if naive else val_p)
+                  for fit_r, fit_p, val_r, val_p in parts]
+        rows.append({**params, "validation": float(np.mean([m.history_["validation"].min() for m in models])),
+                     "epochs": int(np.median([m.best_epoch_ for m in models]))})
     scores = pd.DataFrame(rows)
     best = int(scores["validation"].idxmin())
     final = clone(estimator).set_params(**combos[best], epochs=rows[best]["epochs"])

@@ -49,15 +49,18 @@ def test_weighted_methods_beat_naive_against_the_truth(small, fitted):
 
 
 def test_dr_imputation_learns_the_signed_error(small, fitted):
-    """On observed pairs the imputed error g must track r - r^ (the old squared-error matching could not)."""
+    """g must track r - r^ where its weights put it (the old squared-error matching could not)."""
     _, obs = small
-    model = fitted["dr"]
     u, i = (torch_ids(obs[c]) for c in (schema.USER, schema.ITEM))
-    residual = obs[schema.RATING].to_numpy() - model.predict(obs[schema.USER], obs[schema.ITEM])
-    imputed = model.imputation_model_(u, i).detach().numpy()
-    big = np.abs(residual) > 0.5
-    assert np.mean(np.sign(imputed[big]) == np.sign(residual[big])) > 0.7
-    assert np.corrcoef(imputed, residual)[0, 1] > 0.1          # measured: signs 0.94, correlation 0.16
+    w = 1 / np.maximum(obs["propensity"].to_numpy(), FAST["clip"])
+    for model, weight in ((_fit(small, "dr", robust=False), w), (fitted["dr"], w * (w - 1))):
+        residual = obs[schema.RATING].to_numpy() - model.predict(obs[schema.USER], obs[schema.ITEM])
+        imputed = model.imputation_model_(u, i).detach().numpy()
+        cov = np.cov(imputed, residual, aweights=weight)
+        assert cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]) > 0.05         # measured: 1/p 0.11, (1-p)/p^2 0.84
+        assert abs(np.average(imputed - residual, weights=weight)) < 0.03    # measured 0.011 and 0.002
+    big = np.abs(residual) > 0.5                                          # the 1/p one gets the sign: 0.94
+    assert np.mean(np.sign(imputed[big]) == np.sign(residual[big])) < 0.5  # the robust one fits the rare pairs
 
 
 def torch_ids(column):
@@ -91,6 +94,12 @@ def test_validation_stops_at_the_best_epoch_and_selection_never_sees_test(small)
                                             obs, obs["propensity"], n_users=world.n_users, n_items=world.n_items)
     assert len(scores) == 2 and chosen.weight_decay == scores.loc[scores["validation"].idxmin(), "weight_decay"]
     assert chosen.epochs == scores["epochs"].min() or chosen.epochs in set(scores["epochs"])
+    _, two = D.select_by_validation(D.DebiasedRecommender("ips", **FAST), {"weight_decay": [1e-3]}, obs,
+                                    obs["propensity"], n_users=world.n_users, n_items=world.n_items, splits=2)
+    assert two.loc[0, "validation"] != scores.loc[0, "validation"]     # the mean of two splits, not the first
+    with pytest.raises(ValueError, match="splits"):
+        D.select_by_validation(D.DebiasedRecommender("ips", **FAST), {}, obs, obs["propensity"],
+                               n_users=world.n_users, n_items=world.n_items, splits=0)
 
 
 def test_evaluate_ratings_agrees_with_sklearn(small, fitted):
