@@ -204,9 +204,8 @@ class EffectTable:
 
     def __init__(self, estimates: Iterable[EffectEstimate]):
         self.estimates = tuple(estimates)
-        for e in self.estimates:
-            if not isinstance(e, EffectEstimate):
-                raise TypeError(f"EffectTable holds EffectEstimate objects, got {type(e).__name__}")
+        if other := [type(e).__name__ for e in self.estimates if not isinstance(e, EffectEstimate)]:
+            raise TypeError(f"EffectTable holds EffectEstimate objects, got {other[0]}")
         if repeated := sorted({m for m in self.methods if self.methods.count(m) > 1}):
             raise ValueError(f"EffectTable needs distinct methods; repeated: {repeated}")
 
@@ -229,11 +228,10 @@ class EffectTable:
                  **{k: v for r in e.refutations for k, v in ((r.name, r.new_effect), (f"{r.name}_passed", r.passed))}}
                 for e in self.estimates]
         frame = pd.DataFrame(rows, index=pd.Index(self.methods, name="method"))
-        if truth is not None:
-            frame["truth"] = float(truth)
-            frame["error"] = frame["estimate"] - float(truth)
-            frame["relative_error"] = frame["error"] / float(truth)
-        return frame
+        if truth is None:
+            return frame
+        truth = float(truth)
+        return frame.assign(truth=truth, error=frame["estimate"] - truth, relative_error=lambda f: f["error"] / truth)
 
     def __repr__(self) -> str:
         return self.to_frame().round(4).to_string()

@@ -270,8 +270,7 @@ def incremental_update(recommender, new_interactions, *, target=None, epochs: in
     lr = check_fraction(lr, "lr", low=0.0, high=np.inf, inclusive=(False, False))
     if not any(p.is_floating_point() for p in recommender.model_.parameters()):
         raise ValueError("the recommender's network has no float parameters to train (is it quantized?)")
-    updated = recommender if inplace else copy.deepcopy(recommender)
-    seed = seed_from(random_state)
+    updated, seed = recommender if inplace else copy.deepcopy(recommender), seed_from(random_state)
     before = updated.loss_on(new_interactions, target=target, random_state=seed)
     start = time.perf_counter()
     updated.partial_fit(new_interactions, target=target, epochs=epochs, lr=lr, random_state=seed)
