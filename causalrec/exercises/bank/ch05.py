@@ -12,18 +12,15 @@ from .. import as_scalar, close_to, default_world, expect, register
 TEST_SIZE, SPLIT_SEED, SHUFFLE_SEED = 0.2, 0, 0  # the pipeline's split and the exercise's shuffle
 
 
-@register("ch05-rated-share",
-          hint="clean the logged interactions requiring a rating, and divide the rows the report says were "
-               "removed by the rows that went in")
-def _rated_share(answer):
-    value = as_scalar(answer, "the share")
-    if not 0.0 <= value <= 1.0:
-        return False, f"a share lies between 0 and 1, got {value:.4g} (did you give a percentage or a count?)"
-    _, report = prep.clean_interactions(default_world().interactions, require=(schema.RATING,))
-    expected = report.removed / report.rows_in
-    if abs(value - (1 - expected)) < 1e-3:
-        return False, "that is the share of rows kept; the question asks for the share removed"
-    return close_to(value, expected, rtol=1e-4, what="the share")
+@expect("ch05-shared-credit", what="the AUC drop", rtol=0, atol=1e-6, low=-1, high=1,
+        hint="the model's score is the average of the two copies; replace the first copy by its shuffled "
+             "version, score again, and subtract that AUC from the unshuffled one")
+def _shared_credit():
+    rng, n = np.random.default_rng(0), 5000
+    signal = rng.normal(size=n)
+    clicked = (signal + rng.normal(size=n) > 0).astype(int)
+    shuffled = signal[np.random.default_rng(1).permutation(n)]
+    return float(metrics.auc(clicked, signal) - metrics.auc(clicked, 0.5 * shuffled + 0.5 * signal))
 
 
 def _shuffle_drop() -> float:
