@@ -147,7 +147,6 @@ def check_finite_1d(values, name: str) -> np.ndarray:
 
 def progress_bar(*args, **kwargs):
     """A ``tqdm`` bar: the notebook widget when ipywidgets is installed, else the text bar.
-
     >>> list(progress_bar(range(3), disable=True))
     [0, 1, 2]
     """

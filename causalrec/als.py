@@ -107,7 +107,6 @@ class ALSMatrixFactorization(BaseEstimator):
     while fitting (None: torch's setting). Learned: ``global_mean_``, ``user_factors_``, ``item_factors_``,
     ``user_bias_``, ``item_bias_``, ``n_users_``, ``n_items_``, ``history_`` (per ``sweep``: ``train_rmse``,
     ``val_rmse`` with ``validation``, ``seconds``: cumulative fit time, scoring excluded).
-
     >>> import numpy as np, pandas as pd
     >>> rng = np.random.default_rng(0)
     >>> p, q = rng.normal(size=(30, 2)), rng.normal(size=(20, 2))

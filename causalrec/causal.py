@@ -75,7 +75,6 @@ def _quiet_dowhy(frame: pd.DataFrame | None = None):
 
 def parse_graph(graph) -> nx.DiGraph:
     """``graph`` (a DOT string such as ``"digraph { a -> b; }"`` or a DiGraph) as a new DiGraph.
-
     >>> sorted(parse_graph("digraph { z -> t; z -> y; t -> y; }").edges())
     [('t', 'y'), ('z', 't'), ('z', 'y')]
     """
@@ -100,7 +99,6 @@ def parse_graph(graph) -> nx.DiGraph:
 
 def simulator_graph(world) -> str:
     """The simulator's DAG (DOT), ``popularity`` renamed ``log_popularity`` as in :func:`analysis_frame`.
-
     >>> import causalrec as cr
     >>> "log_popularity -> exposed" in simulator_graph(cr.simulate_shop(n_users=20, n_items=20, random_state=0))
     True
@@ -116,7 +114,6 @@ def _check_nodes(g, **nodes) -> None:
 
 def backdoor_paths(graph, treatment: str, outcome: str) -> list[tuple[str, ...]]:
     """Every path from ``treatment`` to ``outcome`` whose first edge points *into* the treatment, shortest first.
-
     >>> backdoor_paths("digraph { z -> t; z -> y; t -> y; }", "t", "y")
     [('t', 'z', 'y')]
     """
@@ -128,7 +125,6 @@ def backdoor_paths(graph, treatment: str, outcome: str) -> list[tuple[str, ...]]
 
 def satisfies_backdoor(graph, treatment: str, outcome: str, adjustment: Iterable[str]) -> bool:
     """Does ``adjustment`` hold no descendant of the treatment and block every back-door path?
-
     >>> g = "digraph { z -> t; z -> y; t -> m; m -> y; }"
     >>> [satisfies_backdoor(g, "t", "y", s) for s in (["z"], [], ["z", "m"])]
     [True, False, False]
@@ -150,7 +146,6 @@ def satisfies_backdoor(graph, treatment: str, outcome: str, adjustment: Iterable
 
 def analysis_frame(world) -> pd.DataFrame:
     """One row per logged pair joined with its item and user; ``exposed`` bool, no ``rating`` (an effect).
-
     >>> import causalrec as cr
     >>> frame = analysis_frame(cr.simulate_shop(n_users=30, n_items=20, random_state=0))
     >>> frame["exposed"].dtype, list(frame.columns[3:5])
@@ -270,7 +265,6 @@ def _binary_treatment(data: pd.DataFrame, column: str, what: str) -> np.ndarray:
 def naive_difference(data: pd.DataFrame, *, treatment: str = schema.EXPOSED, outcome: str = schema.PURCHASED,
                      confidence_level: float = 0.95) -> EffectEstimate:
     """Mean outcome of treated minus untreated rows (a correlation), with a normal (Welch) interval.
-
     >>> df = pd.DataFrame({"exposed": [0, 0, 1, 1], "purchased": [0, 1, 1, 1]})
     >>> naive_difference(df).value
     0.5
@@ -291,7 +285,6 @@ def naive_difference(data: pd.DataFrame, *, treatment: str = schema.EXPOSED, out
 def unadjusted_regression(data: pd.DataFrame, *, treatment: str = schema.EXPOSED,
                           outcome: str = schema.PURCHASED, confidence_level: float = 0.95) -> EffectEstimate:
     """OLS (statsmodels) of the outcome on the treatment alone, t interval; equals :func:`naive_difference`.
-
     >>> df = pd.DataFrame({"exposed": [0, 0, 1, 1], "purchased": [0, 1, 1, 1]})
     >>> round(unadjusted_regression(df).value, 10)
     0.5
@@ -326,7 +319,6 @@ class CausalSetup:
 def causal_model(data: pd.DataFrame, graph=None, *, treatment: str = schema.EXPOSED,
                  outcome: str = schema.PURCHASED, common_causes: Sequence[str] | None = None) -> CausalSetup:
     """DoWhy's ``CausalModel`` for ``data`` and ``graph`` (DOT or DiGraph) or ``common_causes``, identified.
-
     >>> import causalrec as cr
     >>> world = cr.simulate_shop(n_users=100, n_items=40, random_state=0)
     >>> causal_model(analysis_frame(world), simulator_graph(world)).backdoor_variables
@@ -380,7 +372,6 @@ def estimate_effect(setup: CausalSetup, method: str = "regression_adjustment", *
                     confidence_level: float = 0.95) -> EffectEstimate:
     """The average treatment effect by one back-door estimator of :data:`ESTIMATORS`
     (``linear_regression``: a variance-weighted average of effects, not the ATE, but an interval).
-
     >>> import causalrec as cr
     >>> world = cr.simulate_shop(n_users=200, n_items=60, random_state=0)
     >>> setup = causal_model(analysis_frame(world), simulator_graph(world))

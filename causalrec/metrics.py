@@ -41,7 +41,6 @@ def _arrays(y_true, y_pred, sample_weight, pred_name: str = "y_pred"):
 
 def mse(y_true, y_pred, *, sample_weight=None) -> float:
     """Mean squared error (``sklearn.metrics.mean_squared_error``).
-
     >>> round(mse([3, 4, 5], [2.5, 4, 4]), 3), round(mse([3, 4, 5], [2.5, 4, 4], sample_weight=[2, 1, 1]), 3)
     (0.417, 0.375)
     """
@@ -68,7 +67,6 @@ def _labels(y_true, y_pred_or_prob, threshold, sample_weight):
 
 def accuracy(y_true, y_pred_or_prob, *, threshold=0.5, sample_weight=None) -> float:
     """Share of 0/1 outcomes predicted right; a score ``>= threshold`` predicts 1.
-
     >>> accuracy([1, 0, 1, 1], [0.9, 0.6, 0.4, 0.8]), accuracy([1, 0, 1, 1], [0.9, 0.6, 0.4, 0.8], threshold=0.3)
     (0.5, 0.75)
     """
@@ -86,7 +84,6 @@ class PrecisionRecallF1(NamedTuple):
 
 def precision_recall_f1(y_true, y_pred_or_prob, *, threshold=0.5, sample_weight=None) -> PrecisionRecallF1:
     """Precision, recall and F1 of the positive class; a 0/0 ratio is 0 (sklearn's ``zero_division=0``).
-
     >>> [round(v, 3) for v in precision_recall_f1([1, 0, 1, 1], [0.9, 0.6, 0.4, 0.8])]
     [0.667, 0.667, 0.667]
     """
@@ -97,7 +94,6 @@ def precision_recall_f1(y_true, y_pred_or_prob, *, threshold=0.5, sample_weight=
 
 def auc(y_true, scores, *, sample_weight=None) -> float:
     """Area under the ROC curve: the chance a positive outscores a negative (ties count 1/2).
-
     >>> auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     0.75
     """
@@ -156,7 +152,6 @@ def ranking_metrics_by_user(recommendations, relevant, k: int = 10, *, relevance
     """Every ranking metric of each user with a relevant item: a DataFrame indexed by ``user_id``.
     ``relevance_col`` names a graded, non-negative gain column of ``relevant`` (0: not relevant); with
     ``threshold``, a row is relevant (gain 1) when that column is at least it.
-
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11], "score": [0.9, 0.2, 0.3, 0.6]})
     >>> rel = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]})
     >>> ranking_metrics_by_user(recs, rel, k=2)["ndcg_at_k"].round(3).tolist()   # 1 / log2(3) for user 2
@@ -196,7 +191,6 @@ def evaluate_ranking(recommendations, relevant, k: int = 10, *, relevance_col=No
     """Score top-``k`` lists against relevant pairs: the package's one evaluator. The means of
     :func:`ranking_metrics_by_user`, ``n_users``, and given ``n_items`` or ``item_popularity``,
     ``catalogue_coverage`` or ``mean_popularity``.
-
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11], "score": [0.9, 0.2, 0.3, 0.6]})
     >>> evaluate_ranking(recs, pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]}), k=1)["hit_rate_at_k"]
     0.5
@@ -233,7 +227,6 @@ def _listed(recommendations, k) -> pd.DataFrame:
 
 def catalogue_coverage(recommendations, n_items: int, *, k: int | None = None) -> float:
     """Share of the catalogue's ``n_items`` recommended to at least one user (in the top ``k`` if given).
-
     >>> catalogue_coverage(pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 11, 10]}), n_items=4)
     0.5
     """
@@ -246,7 +239,6 @@ def catalogue_coverage(recommendations, n_items: int, *, k: int | None = None) -
 
 def mean_popularity(recommendations, item_popularity, *, k: int | None = None) -> float:
     """Mean over users of their list's ``item_popularity`` (a Series by item id, or a frame with ``popularity``).
-
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 11, 10]})
     >>> mean_popularity(recs, pd.Series({10: 100.0, 11: 20.0}))   # (60 + 100) / 2
     80.0
@@ -267,7 +259,6 @@ def mean_popularity(recommendations, item_popularity, *, k: int | None = None) -
 
 def position_weight(rank) -> np.ndarray:
     """Exposure of list slot ``rank`` (1 = top): ``1 / log2(rank + 1)``, NDCG's discount.
-
     >>> position_weight([1, 2, 3]).round(3)
     array([1.   , 0.631, 0.5  ])
     """
@@ -291,7 +282,6 @@ def exposure_by_group(recommendations, item_groups, *, k: int | None = None, ref
     r"""Position-weighted exposure share of each item group, next to its reference share. ``reference_share`` is the
     group's share of the catalogue, or of ``reference`` weights, e.g. of true relevance (exposure proportional
     to merit, Singh and Joachims, 2018).
-
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 12], "rank": [1, 2, 1, 2]})
     >>> groups = pd.Series({10: "popular", 11: "tail", 12: "tail", 13: "tail"})
     >>> exposure_by_group(recs, groups)["exposure_share"].round(3).tolist()   # 2 / (2 + 2 * 0.631)
@@ -326,7 +316,6 @@ def ranking_metrics_by_group(recommendations, relevant, groups, *, by: str = "us
                              relevance_col=None) -> pd.DataFrame:
     """Ranking metrics per user group (``by="user"``) or item group (``by="item"``). Per item group, only that
     group's items count as relevant (and their users as users).
-
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11], "score": [0.9, 0.2, 0.3, 0.6]})
     >>> rel = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]})
     >>> ranking_metrics_by_group(recs, rel, pd.Series({1: "a", 2: "b"}), k=2)["ndcg_at_k"].round(3).to_dict()
@@ -354,7 +343,6 @@ def ranking_metrics_by_group(recommendations, relevant, groups, *, by: str = "us
 def intra_list_diversity(recommendations, item_vectors, *, k: int | None = None) -> float:
     r"""Mean pairwise cosine distance within each list, averaged over users (Ziegler et al., 2005). Row ``i`` of
     ``item_vectors`` describes item id ``i``. One-item lists are left out.
-
     >>> vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [0, 1, 0, 2], "rank": [1, 2, 1, 2]})
     >>> intra_list_diversity(recs, vectors)      # user 1: twins (0), user 2: orthogonal (1)

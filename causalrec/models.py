@@ -64,7 +64,6 @@ class _Scorer(nn.Module):
 class MatrixFactorization(_Scorer):
     r"""Matrix factorization with biases, :math:`\hat s_{ui} = p_u \cdot q_i + b_u + c_i + g`. The vectors start
     normal with standard deviation ``init_std``, the biases at 0.
-
     >>> _ = torch.manual_seed(0)
     >>> mf = MatrixFactorization(n_users=3, n_items=4, dim=2)
     >>> mf(torch.tensor([0, 2]), torch.tensor([1, 3])).shape, mf.score_all(torch.tensor([0, 1])).shape
@@ -91,7 +90,6 @@ class MatrixFactorization(_Scorer):
 
 class NeuMF(_Scorer):
     """Neural matrix factorization: a GMF branch (element-wise product) beside an MLP, fused by one linear layer.
-
     >>> _ = torch.manual_seed(0)
     >>> NeuMF(n_users=5, n_items=7, dim=4, hidden=(8, 4))(torch.tensor([0, 4]), torch.tensor([6, 1])).shape
     torch.Size([2])
@@ -122,7 +120,6 @@ class TwoHeads(NamedTuple):
 class ImageTower(nn.Module):
     """Two 3x3 convolutions, then an adaptive average pool: (N, 1, H, W) -> (N, ``out_features``) for any size. A
     ``pooled_size`` above 1 keeps *where* a pattern is.
-
     >>> tower = ImageTower(channels=(4, 8), pooled_size=2)
     >>> tower(torch.zeros(3, 1, 16, 16)).shape, tower(torch.zeros(3, 1, 28, 20)).shape
     (torch.Size([3, 32]), torch.Size([3, 32]))
@@ -145,7 +142,6 @@ class ImageTower(nn.Module):
 
 class TextTower(nn.Module):
     """Linear -> ReLU over a TF-IDF vector: (N, vocabulary_size) -> (N, hidden).
-
     >>> TextTower(vocabulary_size=10, hidden=4)(torch.zeros(2, 10)).shape
     torch.Size([2, 4])
     """
@@ -178,7 +174,6 @@ class MultimodalRecommender(_Scorer):
     only; new items (cold start) are scored from ``images=`` / ``text=``, without IDs if ``use_item_ids=False``.
     ``images``: float (n_items, 1, H, W), standardized (:func:`causalrec.prep.normalize_images`); ``text``:
     float (n_items, vocabulary_size), e.g. TF-IDF; both optional.
-
     >>> _ = torch.manual_seed(0)
     >>> model = MultimodalRecommender(n_users=4, n_items=6, images=torch.rand(6, 1, 16, 16), dim=8)
     >>> model.score_all(torch.tensor([1]), head="purchase").shape

@@ -46,7 +46,6 @@ def _scores(x, axis) -> tuple[np.ndarray, int]:
 
 def relu(x) -> np.ndarray:
     """``max(0, x)`` elementwise.
-
     >>> relu([-2.0, 0.0, 3.0])
     array([0., 0., 3.])
     """
@@ -60,7 +59,6 @@ def relu_grad(x) -> np.ndarray:
 
 def sigmoid(x) -> np.ndarray:
     """``1 / (1 + exp(-x))`` elementwise, from ``exp(-|x|)`` so it never overflows.
-
     >>> np.round(sigmoid([-1e4, 0.0, 2.0]), 3)
     array([0.   , 0.5  , 0.881])
     """
@@ -76,7 +74,6 @@ def sigmoid_grad(x) -> np.ndarray:
 
 def softmax(x, axis: int = -1) -> np.ndarray:
     """Probabilities ``exp(x_i) / sum_k exp(x_k)`` along ``axis``, shifted by the maximum so no exponent is > 0.
-
     >>> np.round(softmax([1000.0, 1001.0]), 3)
     array([0.269, 0.731])
     """
@@ -87,7 +84,6 @@ def softmax(x, axis: int = -1) -> np.ndarray:
 
 def log_softmax(x, axis: int = -1) -> np.ndarray:
     """``log(softmax(x))`` as ``x - m - log(sum exp(x - m))``: finite where a probability underflows to 0.
-
     >>> np.round(log_softmax([-1e4, 0.0, 1e4]), 3)
     array([-20000., -10000.,      0.])
     """
@@ -114,7 +110,6 @@ def _logits_targets(logits, targets) -> tuple[np.ndarray, np.ndarray]:
 
 def cross_entropy(logits, targets) -> float:
     """Mean ``-log softmax(logits[n])[targets[n]]`` over rows of raw scores ``logits`` (n, K), in nats.
-
     >>> round(cross_entropy([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]], [0, 2]), 3)
     0.669
     """
@@ -124,7 +119,6 @@ def cross_entropy(logits, targets) -> float:
 
 def cross_entropy_grad(logits, targets) -> np.ndarray:
     """Gradient of :func:`cross_entropy` with respect to ``logits``: ``(softmax - one_hot) / n``.
-
     >>> cross_entropy_grad([[0.0, 0.0]], [1])
     array([[ 0.5, -0.5]])
     """
@@ -143,7 +137,6 @@ def _binary(logits, targets) -> tuple[np.ndarray, np.ndarray]:
 
 def binary_cross_entropy(logits, targets) -> float:
     """Mean ``-(y log s(z) + (1 - y) log(1 - s(z)))`` as ``max(z, 0) - y z + log(1 + exp(-|z|))``: no overflow.
-
     >>> round(binary_cross_entropy([0.0, 3.0, -3.0], [1, 1, 0]), 3)
     0.263
     """
@@ -153,7 +146,6 @@ def binary_cross_entropy(logits, targets) -> float:
 
 def binary_cross_entropy_grad(logits, targets) -> np.ndarray:
     """Gradient of :func:`binary_cross_entropy` with respect to the logits: ``(s(z) - y) / n``.
-
     >>> binary_cross_entropy_grad([0.0, 0.0], [1, 0])
     array([-0.25,  0.25])
     """
@@ -163,7 +155,6 @@ def binary_cross_entropy_grad(logits, targets) -> np.ndarray:
 
 def one_hot(ids, n: int) -> np.ndarray:
     """Rows of zeros with a 1 at column ``ids[r]``: shape ``ids.shape + (n,)``.
-
     >>> one_hot([2, 0], 3)
     array([[0., 0., 1.],
            [1., 0., 0.]])
@@ -174,7 +165,6 @@ def one_hot(ids, n: int) -> np.ndarray:
 
 def embedding_lookup(weight, ids) -> np.ndarray:
     """Rows ``ids`` of the table ``weight`` (n_ids, dim): what :class:`torch.nn.Embedding` does.
-
     >>> embedding_lookup(np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]), [2, 0])
     array([[4., 5.],
            [0., 1.]])
@@ -203,7 +193,6 @@ def _dense_inputs(x, W, b):
 
 def dense_layer(x, W, b=None, activation=None) -> np.ndarray:
     """A fully connected layer ``activation(x @ W.T + b)`` (``f(W x + b)`` for one vector); None: linear.
-
     >>> dense_layer([2.0, 3.0, 4.0], np.array([[1.0, -1.0, 0.0], [0.5, 0.5, 0.5]]), [0.0, -1.0], relu)
     array([0. , 3.5])
     """
@@ -217,7 +206,6 @@ def dense_layer(x, W, b=None, activation=None) -> np.ndarray:
 def dense_layer_grad(x, W, grad_out) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dL/dx, dL/dW, dL/db) = (grad_out @ W, grad_out.T @ x, grad_out.sum(0))`` for
     ``z = x @ W.T + b`` and ``grad_out = dL/dz`` (an activation's slope already chained in).
-
     >>> dense_layer_grad([[1.0, 2.0]], [[3.0, 4.0]], [[1.0]])
     (array([[3., 4.]]), array([[1., 2.]]), array([1.]))
     """

@@ -31,7 +31,6 @@ def _axes(ax, figsize):
 def popularity_shares(data, *, column=None, n_items=None) -> pd.Series:
     """Each item's share of all interactions, largest first (ties by ID), from one count per item
     or a log with ``item_id`` (rows counted, or ``column`` summed; absent items 0 with ``n_items``).
-
     >>> popularity_shares([1, 6, 3]).round(2).to_dict()
     {1: 0.6, 2: 0.3, 0: 0.1}
     """
@@ -73,7 +72,6 @@ def plot_long_tail(data, *, column=None, n_items=None, what=None, ax=None):
 def rate_by_bin(df, x, y, bins=5) -> pd.DataFrame:
     """Mean of ``y`` in ``bins`` equal-count bins of ``x`` (or bins between edges): per bin (1 =
     lowest), ``x_min, x_max, n, rate`` (NaN if empty) and ``se`` (``std / sqrt(n)``).
-
     >>> df = pd.DataFrame({"pop": [1, 2, 3, 4, 5, 6], "shown": [0, 0, 1, 0, 1, 1]})
     >>> rate_by_bin(df, "pop", "shown", bins=2)["rate"].round(3).tolist()
     [0.333, 0.667]

@@ -56,7 +56,6 @@ def clean_interactions(df, *, known_users=None, known_items=None, rating_range=_
     rating outside ``rating_range``, an ID not in ``known_users``/``known_items``, or repeating a valid row on
     ``dedupe_on`` (default user, item, day; ``()`` keeps duplicates), so a valid copy is never lost to an
     invalid one.
-
     >>> df = pd.DataFrame({"user_id": [0, 0, 1, 1, None], "item_id": [5, 5, 6, 7, 8],
     ...                    "rating": [4.0, 4.0, 9.0, None, 3.0]})
     >>> clean, report = clean_interactions(df)
@@ -119,7 +118,6 @@ def _out_of_range(df: pd.DataFrame, name: str, rating_range):
 
 def check_ratings(df, *, rating_range=_RANGE, allow_missing=True, name="df") -> None:
     """Raise unless ``df["rating"]`` is numeric and every given rating lies in ``rating_range``.
-
     >>> check_ratings(pd.DataFrame({"rating": [4.0, -1.0]}))
     Traceback (most recent call last):
     ...
@@ -137,7 +135,6 @@ def check_ratings(df, *, rating_range=_RANGE, allow_missing=True, name="df") -> 
 
 def binarize_ratings(df, *, threshold=4, rating_range=_RANGE) -> pd.DataFrame:
     """A copy of ``df`` with a 0/1 ``label`` (1 where ``rating >= threshold``) for a cross-entropy loss.
-
     >>> binarize_ratings(pd.DataFrame({"rating": [5.0, 3.0, 4.0]}))["label"].tolist()
     [1, 0, 1]
     """
@@ -148,7 +145,6 @@ def binarize_ratings(df, *, threshold=4, rating_range=_RANGE) -> pd.DataFrame:
 
 class TextVectorizer(BaseEstimator):
     """TF-IDF (``kind="tfidf"``) or bag-of-words (``"bow"``) vectors of texts, dense float32 (``sparse=True``: CSR).
-
     >>> vec = TextVectorizer(kind="bow").fit(["red shoe", "blue shoe shoe"])
     >>> vec.vocabulary_, vec.transform(["shoe red shoe"]).tolist()
     ({'blue': 0, 'red': 1, 'shoe': 2}, [[0.0, 1.0, 2.0]])
@@ -197,7 +193,6 @@ def normalize_images(images, *, mean=None, std=None) -> NormalizedImages:
     """Standardize grayscale images ``(x - mean) / std`` and add the channel axis a CNN expects:
     ``images`` (n, H, W) or (n, 1, H, W) in [0, 1] (``uint8`` is divided by 255); compute ``mean``
     and ``std`` on the training images and pass them in for the others.
-
     >>> out, mean, std = normalize_images(np.array([[[0.0, 1.0], [0.0, 1.0]]]))
     >>> out.shape, out.dtype, mean, std
     ((1, 1, 2, 2), dtype('float32'), 0.5, 0.5)
@@ -242,7 +237,6 @@ def _checked_log(df, time=None, *, min_rows=2):
 
 def random_split(df, *, test_size=0.2, random_state=0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split ``round(test_size * n)`` rows to test at random; right only for exchangeable rows.
-
     >>> train, test = random_split(pd.DataFrame({"user_id": range(10), "item_id": range(10)}), test_size=0.3)
     >>> len(train), len(test)
     (7, 3)
@@ -256,7 +250,6 @@ def random_split(df, *, test_size=0.2, random_state=0) -> tuple[pd.DataFrame, pd
 
 def temporal_split(df, *, test_size=None, cutoff=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train on the past, test on ``day >= cutoff`` (or the ``test_size`` share of whole days, default 0.2).
-
     >>> df = pd.DataFrame({"user_id": [0, 0, 1, 1, 2], "item_id": [1, 2, 1, 3, 2], "day": [0, 1, 1, 2, 3]})
     >>> [part["day"].tolist() for part in temporal_split(df, cutoff=2)]
     [[0, 1, 1], [2, 3]]
@@ -286,7 +279,6 @@ def temporal_split(df, *, test_size=None, cutoff=None) -> tuple[pd.DataFrame, pd
 
 def leave_one_out(df, *, by=schema.DAY, random_state=0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold out each user's latest interaction (largest ``by``; ties, or ``by=None``: at random).
-
     >>> df = pd.DataFrame({"user_id": [0, 0, 0, 1, 2, 2], "item_id": [1, 2, 3, 1, 4, 5], "day": [5, 9, 7, 1, 2, 3]})
     >>> leave_one_out(df)[1][["user_id", "item_id"]].values.tolist()
     [[0, 2], [2, 5]]

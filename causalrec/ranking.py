@@ -70,7 +70,6 @@ def _excluded(scores: np.ndarray, exclude) -> np.ndarray:
 def top_k(scores, k, *, exclude=None, item_ids=None) -> TopK:
     """The ``k`` highest-scoring items of every row, best first; ties go to the lower item ID. ``-inf`` or
     ``exclude`` (mask, sparse or (rows, columns)): never; short rows padded with ``-1``.
-
     >>> scores = np.array([[0.1, 0.9, 0.5, 0.9], [0.3, 0.2, 0.8, 0.1]])
     >>> top_k(scores, 2).indices          # the tie 0.9/0.9 goes to item 1 first
     array([[1, 3],
@@ -99,7 +98,6 @@ def top_k(scores, k, *, exclude=None, item_ids=None) -> TopK:
 
 def topk_frame(result, users) -> pd.DataFrame:
     """A :class:`TopK` (a row per user, item IDs) as a ``user_id, item_id, score, rank`` table.
-
     >>> topk_frame(top_k(np.array([[0.1, 0.9, 0.5]]), 2), [7])
        user_id  item_id  score  rank
     0        7        1    0.9     1
@@ -117,7 +115,6 @@ def topk_frame(result, users) -> pd.DataFrame:
 
 def recommend(scorer, users, n_items, k=10, *, seen=None, batch_size=1024, verbose=False) -> pd.DataFrame:
     """Top-``k`` items per user from ``scorer(user_ids) -> (b, n_items)``, without the ``seen`` pairs.
-
     >>> table = np.array([[0.1, 0.9, 0.5], [0.3, 0.2, 0.8]])
     >>> recommend(lambda u: table[u], [0, 1], n_items=3, k=1, seen=pd.DataFrame({"user_id": [1], "item_id": [2]}))
        user_id  item_id  score  rank
@@ -151,7 +148,6 @@ def rerank_mmr(scores, item_vectors, k, *, lambda_=0.5, n_candidates=None, exclu
     r"""Diversify each list by maximal marginal relevance (Carbonell and Goldstein, 1998). Slot by slot, take the
     candidate maximising :math:`\lambda \tilde s_{ui} - (1 - \lambda) \max_{j \in L_u} \cos(x_i, x_j)`, scores
     rescaled to [0, 1] over the ``n_candidates`` best.
-
     >>> vectors = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]])   # items 0 and 1 alike
     >>> rerank_mmr(np.array([[0.9, 0.8, 0.3]]), vectors, 2, lambda_=0.5).indices
     array([[0, 2]])
@@ -189,7 +185,6 @@ def rerank_exposure(scores, protected, k, *, min_share, exclude=None) -> TopK:
     r"""Re-rank so that ``protected`` items get at least ``min_share`` of each list's exposure. Slot :math:`p` is
     worth :math:`1 / \log_2(p + 1)`; greedy: the best protected item only when the target would otherwise become
     unreachable (after Singh and Joachims, 2018).
-
     >>> scores, tail = np.array([[0.9, 0.8, 0.7, 0.2, 0.1]]), np.array([0, 0, 0, 1, 1], bool)
     >>> rerank_exposure(scores, tail, 3, min_share=0.2).indices   # the last slot is worth 0.23
     array([[0, 1, 3]])
@@ -238,7 +233,6 @@ class ColdStartSplit(NamedTuple):
 
 def cold_start_split(interactions, *, cold_user_share=0.1, cold_item_share=0.1, random_state=0) -> ColdStartSplit:
     """Hold out a random share of users and of items *entirely*, to test cold start.
-
     >>> log = pd.DataFrame({"user_id": [0, 0, 1, 1, 2, 2, 3, 3], "item_id": [0, 1, 1, 2, 2, 3, 3, 0]})
     >>> split = cold_start_split(log, cold_user_share=0.25, cold_item_share=0.25)
     >>> len(split.cold_users), bool(split.train["user_id"].isin(split.cold_users).any())
@@ -265,7 +259,6 @@ def cold_start_split(interactions, *, cold_user_share=0.1, cold_item_share=0.1, 
 
 def first_interactions(interactions, n, *, order_by=schema.DAY):
     """Split each user's rows into their first ``n`` (by ``order_by``, then row order) and the rest.
-
     >>> log = pd.DataFrame({"user_id": [5, 5, 5, 6], "item_id": [1, 2, 3, 1], "day": [2, 0, 1, 0]})
     >>> [part["item_id"].tolist() for part in first_interactions(log, 2)]
     [[2, 3, 1], [1]]

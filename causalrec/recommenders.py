@@ -97,7 +97,6 @@ class Recommender(_Base):
     ``loss_``, ``head_``, ``history_``, ``best_epoch_``, ``n_users_``, ``n_items_``, ``seen_``,
     ``image_normalization_``. Scores are probabilities (``bce``), the target's scale (``mse``) or logits.
     Unknown IDs are refused (see :func:`causalrec.ranking.fold_in_users`).
-
     >>> log = pd.DataFrame({"user_id": [0, 0, 1, 1, 2, 2], "item_id": [0, 1, 1, 2, 0, 2],
     ...                     "clicked": [1, 0, 1, 0, 0, 1]})
     >>> rec = Recommender("mf", dim=4, epochs=5, validation_fraction=0, verbose=False).fit(log)
@@ -310,7 +309,6 @@ class _Baseline(_Base):
 
 class PopularityRecommender(_Baseline):
     """The same list for everybody: items by their number of distinct positive users (``popularity_``).
-
     >>> log = pd.DataFrame({"user_id": [0, 1, 1, 2], "item_id": [2, 2, 0, 1], "clicked": [1, 1, 1, 0]})
     >>> model = PopularityRecommender().fit(log, n_items=4)
     >>> model.popularity_, model.recommend([0], k=2)["item_id"].tolist()   # item 2: already clicked
@@ -329,7 +327,6 @@ class PopularityRecommender(_Baseline):
 
 class RandomRecommender(_Baseline):
     """Uniform random scores, the floor to beat; a user's scores depend only on ``random_state`` and the ID.
-
     >>> log = pd.DataFrame({"user_id": [0, 1], "item_id": [0, 1], "clicked": [1, 1]})
     >>> model = RandomRecommender(random_state=0).fit(log, n_items=5)
     >>> bool((model.score_items([1]) == model.score_items([0, 1])[1]).all())
@@ -353,7 +350,6 @@ class ContentBasedRecommender(_Baseline):
     """Cosine similarity between each item's features and the mean features of the user's positive items.
     ``item_features_`` are the L2-normalised rows of ``item_features`` (TF-IDF, centred pixels, ...);
     ``user_profiles_`` the profiles. Users without positives score 0.
-
     >>> log = pd.DataFrame({"user_id": [0], "item_id": [0], "clicked": [1]})
     >>> features = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])   # items 0 and 1 alike
     >>> ContentBasedRecommender().fit(log, item_features=features).score_items([0]).round(2)
@@ -383,7 +379,6 @@ class ItemKNNRecommender(_Baseline):
     """Item-based collaborative filtering: an item's score is the sum of its cosine similarities
     (columns of the user-item matrix) to the user's positive items; ``n_neighbors`` keeps only
     each item's most similar items (``similarity_``, zero diagonal).
-
     >>> log = pd.DataFrame({"user_id": [0, 0, 1, 1, 2, 3], "item_id": [0, 1, 0, 1, 2, 0], "clicked": 1})
     >>> ItemKNNRecommender().fit(log).recommend([3], k=1)["item_id"].tolist()
     [1]

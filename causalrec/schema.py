@@ -1,5 +1,4 @@
 """Column names shared by every module and chapter, so that no function repeats column arguments.
-
 >>> from causalrec import schema
 >>> schema.USER, schema.ITEM
 ('user_id', 'item_id')

@@ -58,7 +58,6 @@ def _head(model):
 class Int8Embedding(nn.Module):
     """An int8 embedding table: row ``w`` stored as ``round(w / s)``, ``s = max|w| / 127`` (error <= ``s / 2``).
     Unlike torch's quantized embedding, ``weight`` stays a float matrix, which ``score_all`` uses.
-
     >>> Int8Embedding(torch.tensor([[0.5, -1.0], [0.1, -0.4]])).codes.tolist()
     [[64, -127], [32, -127]]
     """
@@ -94,7 +93,6 @@ def _replace_embeddings(module: nn.Module) -> None:
 def quantize(model, *, linear: bool = True, embeddings: bool = True):
     """An int8 copy: ``nn.Linear`` by :func:`torch.ao.quantization.quantize_dynamic`, ``nn.Embedding`` by
     :class:`Int8Embedding`. Biases, convolutions and buffers stay float32; ``model`` is untouched.
-
     >>> net = NeuMF(1000, 300, dim=32)
     >>> small = quantize(net)
     >>> type(small.gmf_item).__name__, model_size_bytes(small) < model_size_bytes(net) / 2
@@ -121,7 +119,6 @@ def _prunable(network: nn.Module) -> list:
 def prune(model, sparsity, *, scope: str = "global"):
     """A copy with the smallest share ``sparsity`` of its Linear, Embedding and Conv2d weights set to 0,
     over all layers (``scope="global"``) or per ``"layer"``; stored densely, so the file does not shrink.
-
     >>> mf = MatrixFactorization(10, 6, dim=4)
     >>> sparsity(prune(mf, 0.75))
     0.75
@@ -154,7 +151,6 @@ def sparsity(model) -> float:
 
 def model_size_bytes(model) -> int:
     """Bytes of the state dict written by :func:`torch.save` (what a model file weighs).
-
     >>> model_size_bytes(MatrixFactorization(1000, 300, dim=32)) > 4 * 1300 * 32
     True
     """
@@ -258,7 +254,6 @@ def incremental_update(recommender, new_interactions, *, target=None, epochs: in
                        inplace: bool = False, random_state=0) -> UpdateResult:
     """Warm-start a fitted recommender (a copy unless ``inplace``) on new events only, by
     :meth:`Recommender.partial_fit`: ``epochs`` passes of a fresh Adam with a small ``lr``.
-
     >>> old = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 0, 1], "clicked": [1, 0, 0, 1]})
     >>> rec = Recommender("mf", dim=2, epochs=2, validation_fraction=0, verbose=False).fit(old)
     >>> new = pd.DataFrame({"user_id": [0, 1], "item_id": [1, 0], "clicked": [1, 1]})

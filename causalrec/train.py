@@ -36,7 +36,6 @@ def _check_pair(a, b, name_a, name_b, same_shape=True, matrix=False):
 
 def weighted_mean(per_sample: torch.Tensor, sample_weight=None) -> torch.Tensor:
     """``sum(w * loss) / sum(w)`` (0 when every weight is 0), or the plain mean.
-
     >>> weighted_mean(torch.tensor([1.0, 3.0]), torch.tensor([3.0, 1.0]))
     tensor(1.5000)
     """
@@ -47,7 +46,6 @@ def weighted_mean(per_sample: torch.Tensor, sample_weight=None) -> torch.Tensor:
 
 def mse_loss(predictions, targets, sample_weight=None) -> torch.Tensor:
     """Mean squared error of two tensors of shape (B,).
-
     >>> mse_loss(torch.tensor([3.0, 4.0]), torch.tensor([4.0, 4.0]))
     tensor(0.5000)
     """
@@ -57,7 +55,6 @@ def mse_loss(predictions, targets, sample_weight=None) -> torch.Tensor:
 
 def bce_loss(logits, targets, sample_weight=None) -> torch.Tensor:
     """Binary cross-entropy computed from logits (the sigmoid is built in, never underflows).
-
     >>> round(float(bce_loss(torch.tensor([0.0]), torch.tensor([1.0]))), 4)   # log 2
     0.6931
     """
@@ -68,7 +65,6 @@ def bce_loss(logits, targets, sample_weight=None) -> torch.Tensor:
 
 def bpr_loss(positive_scores, negative_scores, sample_weight=None) -> torch.Tensor:
     """``-log sigmoid(s_pos - s_neg)``, averaged over each row's negatives (shape (B, n) or (B,)).
-
     >>> round(float(bpr_loss(torch.tensor([2.0]), torch.tensor([[2.0, 2.0]]))), 4)   # log 2
     0.6931
     """
@@ -79,7 +75,6 @@ def bpr_loss(positive_scores, negative_scores, sample_weight=None) -> torch.Tens
 
 def softmax_loss(positive_scores, negative_scores, sample_weight=None) -> torch.Tensor:
     """Minus the log softmax probability of the positive among itself and its negatives (B, n).
-
     >>> round(float(softmax_loss(torch.tensor([1.0]), torch.tensor([[1.0, 1.0, 1.0]]))), 4)  # log 4
     1.3863
     """
@@ -107,7 +102,6 @@ def select_head(output, head):
 class NegativeSampler:
     """Exact uniform draws of items outside a user's known positives, without rejection: the
     ``r``-th allowed item is ``r`` plus the number of positives ``e_j`` with ``e_j - j <= r``.
-
     >>> sampler = NegativeSampler(torch.tensor([0, 0]), torch.tensor([0, 2]), n_users=1, n_items=4)
     >>> sorted(set(sampler.draw(torch.zeros(50, dtype=torch.long), 1, torch.Generator()).ravel().tolist()))
     [1, 3]
@@ -162,7 +156,6 @@ def fit_torch(module, loss_fn, data, *, epochs=10, batch_size=1024, lr=1e-2, wei
     loop, torch (dropout). ``validate(module) -> float`` (lower is better) runs after each epoch without
     gradients; the best epoch's weights are restored; ``patience`` stops after that many epochs without
     improvement. Returns a row per epoch: ``epoch``, ``loss``, ``seconds``, ``validation``.
-
     >>> x = torch.linspace(-1, 1, 64).reshape(-1, 1)
     >>> line = torch.nn.Linear(1, 1)
     >>> history = fit_torch(line, lambda m, b: ((m(b["x"]) - 3 * b["x"]) ** 2).mean(),
@@ -223,7 +216,6 @@ def fit_torch(module, loss_fn, data, *, epochs=10, batch_size=1024, lr=1e-2, wei
 @dataclass(frozen=True)
 class TrainingData:
     """Aligned training rows: ``users``, ``items`` (int64), ``target``, ``weight`` (float32 or None).
-
     >>> TrainingData.from_arrays([0, 1], [2, 0], [1, 0]).target.tolist()
     [1.0, 0.0]
     """
@@ -289,7 +281,6 @@ def train_model(model, train: TrainingData, *, validation: TrainingData | None =
     (validation's drawn once). With ``validation``, stop after ``patience`` epochs without a lower loss, keeping
     the best weights. ``head``: a two-headed model's output (default ``purchase`` pointwise, ``interest`` for
     ranking).
-
     >>> from causalrec.models import MatrixFactorization
     >>> data = TrainingData.from_arrays([0, 0, 1, 1], [0, 1, 0, 1], [1, 0, 0, 1])
     >>> _ = torch.manual_seed(0)

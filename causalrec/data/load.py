@@ -133,7 +133,6 @@ def load_world(directory, *, verify: bool = True) -> World:
 
 def load_default(path=None) -> World:
     """The book's default world (1,000 users x 300 items), read from ``data/`` (or ``path``); offline.
-
     >>> world = load_default()
     >>> world.n_users, world.n_items
     (1000, 300)
@@ -238,7 +237,6 @@ def _check_values(matrix, allowed, path, what: str) -> None:
 def load_coat(path=None, download: bool = False, *, verify: bool = True, verbose: bool = True) -> World:
     """The Coat data set (Schnabel et al., 2016): self-selected ``interactions``, ``randomized`` test
     ratings; read from ``path``, ``$CAUSALREC_COAT``, ``data/external/coat`` or the cache.
-
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     data = load_coat(write_coat(coat_like(random_state=0), folder), verify=False)
@@ -350,7 +348,6 @@ def _systematic_sample(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_test: int = 16,
               selection_strength: float = 0.6, rating_noise: float = 0.7, random_state=0) -> World:
     """A simulated world of Coat's shape (as :func:`load_coat`) whose self-selection is known (:class:`CoatTruth`).
-
     >>> data = coat_like(random_state=0)
     >>> data
     World('coat-like', n_users=290, n_items=300, logged=6960, randomized=4640)
@@ -436,7 +433,6 @@ def write_coat(data: World, directory) -> Path:
 
 def all_pairs(data: World) -> pd.DataFrame:
     """Every (user, item) pair with both sides' features and ``rated`` (0/1), for a propensity model.
-
     >>> pairs = all_pairs(coat_like(n_users=4, n_items=5, n_train=2, n_test=1, random_state=0))
     >>> len(pairs), int(pairs["rated"].sum()), pairs.shape[1]
     (20, 8, 50)

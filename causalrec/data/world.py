@@ -15,7 +15,6 @@ class World:
     None; ``images``: float32 (n_items, size, size) in [0, 1] or None; ``truth``: what only a simulator knows
     (None for real data); ``propensity``: one per logged row when the data ships them (Coat); ``source``: where
     it was read from or how simulated.
-
     >>> World(users=pd.DataFrame({"user_id": [0, 1]}), items=pd.DataFrame({"item_id": [0]}),
     ...       interactions=pd.DataFrame({"user_id": [1], "item_id": [0]}), name="tiny")
     World('tiny', n_users=2, n_items=1, logged=1, randomized=0)
