@@ -33,7 +33,6 @@ ESTIMATORS = {"linear_regression": "backdoor.linear_regression",
               "matching": "backdoor.propensity_score_matching",
               "weighting": "backdoor.propensity_score_weighting"}
 
-#: Our refuter names -> DoWhy refuter names.
 REFUTERS = {"placebo": "placebo_treatment_refuter", "random_common_cause": "random_common_cause",
             "data_subset": "data_subset_refuter"}
 
@@ -171,7 +170,6 @@ def analysis_frame(world) -> pd.DataFrame:
 @dataclass(frozen=True)
 class Refutation:
     """One refutation test; ``expected`` is 0 for the placebo, else the estimate; passed: p >= 0.05."""
-
     name: str
     new_effect: float
     expected: float
@@ -182,7 +180,6 @@ class Refutation:
 @dataclass(frozen=True)
 class EffectEstimate:
     """An average treatment effect; ``ci_low, ci_high`` NaN where the method has no interval."""
-
     method: str
     value: float
     ci_low: float = float("nan")
@@ -304,7 +301,6 @@ def unadjusted_regression(data: pd.DataFrame, *, treatment: str = schema.EXPOSED
 @dataclass(frozen=True)
 class CausalSetup:
     """DoWhy's ``model`` and identified ``estimand``; ``latent_variables``: graph nodes not in ``data``."""
-
     data: pd.DataFrame = field(repr=False)
     treatment: str
     outcome: str

@@ -76,7 +76,6 @@ def accuracy(y_true, y_pred_or_prob, *, threshold=0.5, sample_weight=None) -> fl
 
 class PrecisionRecallF1(NamedTuple):
     """Precision, recall and F1 of binary predictions."""
-
     precision: float
     recall: float
     f1: float
@@ -205,7 +204,6 @@ def evaluate_ranking(recommendations, relevant, k: int = 10, *, relevance_col=No
 
 
 def _entry(name: str, doc: str):
-    """A single metric: one entry of :func:`evaluate_ranking`."""
     def metric(recommendations, relevant, k: int = 10, *, relevance_col=None) -> float:
         return evaluate_ranking(recommendations, relevant, k, relevance_col=relevance_col)[name]
     metric.__name__ = metric.__qualname__ = name

@@ -16,8 +16,7 @@ from torch import nn
 
 from ._checks import check_fraction, check_positive_int
 
-__all__ = ["MatrixFactorization", "NeuMF", "MultimodalRecommender", "TwoHeads", "ImageTower",
-           "TextTower"]
+__all__ = ["MatrixFactorization", "NeuMF", "MultimodalRecommender", "TwoHeads", "ImageTower", "TextTower"]
 
 
 def _sizes(values, name: str) -> tuple[int, ...]:
@@ -29,10 +28,8 @@ def _sizes(values, name: str) -> tuple[int, ...]:
 def _mlp(sizes: tuple[int, ...], dropout: float = 0.0) -> nn.Sequential:
     """Linear -> ReLU (-> Dropout) for each consecutive pair of ``sizes``."""
     dropout = check_fraction(dropout, "dropout", inclusive=(True, False))
-    layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(n_in, n_out), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
-    return nn.Sequential(*layers)
+    return nn.Sequential(*[layer for n_in, n_out in zip(sizes[:-1], sizes[1:]) for layer in
+                           [nn.Linear(n_in, n_out), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])])
 
 
 class _Scorer(nn.Module):
@@ -112,7 +109,6 @@ class NeuMF(_Scorer):
 
 class TwoHeads(NamedTuple):
     """The outputs of :class:`MultimodalRecommender`: ``interest`` scores and ``purchase`` logits, (B,) each."""
-
     interest: torch.Tensor
     purchase: torch.Tensor
 

@@ -26,7 +26,6 @@ _REASONS = ("missing_ids", "missing_values", "out_of_range_ratings", "unknown_us
 class CleaningReport:
     """What :func:`clean_interactions` removed, and why: one count per reason, in the order checked;
     ``reasons`` has one entry per removed row, so ``df.loc[report.reasons.index]`` shows them."""
-
     rows_in: int
     rows_out: int
     missing_ids: int = 0
@@ -183,7 +182,6 @@ class TextVectorizer(BaseEstimator):
 
 class NormalizedImages(NamedTuple):
     """Result of :func:`normalize_images`: unpacks as ``images, mean, std``."""
-
     images: np.ndarray
     mean: float
     std: float

@@ -21,7 +21,6 @@ __all__ = ["TopK", "top_k", "recommend", "topk_frame", "rerank_mmr", "rerank_exp
 
 class TopK(NamedTuple):
     """Best items per row, best first, (n_rows, k): ``indices`` (-1 if empty), ``scores`` (-inf if empty)."""
-
     indices: np.ndarray
     scores: np.ndarray
 
@@ -222,7 +221,6 @@ def rerank_exposure(scores, protected, k, *, min_share, exclude=None) -> TopK:
 
 class ColdStartSplit(NamedTuple):
     """``train`` (warm users and items), the rows of cold users, cold items, both; sorted cold IDs."""
-
     train: pd.DataFrame
     cold_user_rows: pd.DataFrame
     cold_item_rows: pd.DataFrame

@@ -85,7 +85,6 @@ def _pairs(users, items, n_items) -> pd.DataFrame:
     return pd.DataFrame({schema.USER: keys // n_items, schema.ITEM: keys % n_items})
 
 
-#: The networks :class:`Recommender` builds, by name.
 MODELS = {"mf": MatrixFactorization, "neumf": NeuMF, "multimodal": MultimodalRecommender}
 
 

@@ -25,9 +25,8 @@ from .ranking import top_k
 from .recommenders import Recommender
 from .train import select_head
 
-__all__ = ["SUPPORTED_MODELS", "Int8Embedding", "quantize", "prune", "sparsity", "model_size_bytes",
-           "serving_latency", "randomized_ndcg", "compression_report", "UpdateResult", "event_loss",
-           "incremental_update"]
+__all__ = ["SUPPORTED_MODELS", "Int8Embedding", "quantize", "prune", "sparsity", "model_size_bytes", "serving_latency",
+           "randomized_ndcg", "compression_report", "UpdateResult", "event_loss", "incremental_update"]
 
 SUPPORTED_MODELS = (MatrixFactorization, NeuMF, MultimodalRecommender)
 
@@ -230,7 +229,6 @@ def compression_report(models: dict, randomized, *, k: int = 10, users_per_reque
 
 class UpdateResult(NamedTuple):
     """:func:`incremental_update`'s result; losses on the new events, wall time in seconds."""
-
     recommender: object
     loss_before: float
     loss_after: float

@@ -219,7 +219,6 @@ class TrainingData:
     >>> TrainingData.from_arrays([0, 1], [2, 0], [1, 0]).target.tolist()
     [1.0, 0.0]
     """
-
     users: torch.Tensor
     items: torch.Tensor
     target: torch.Tensor
@@ -253,7 +252,6 @@ class TrainingData:
 
 class TrainingResult(NamedTuple):
     """``history`` (by ``epoch``: ``train_loss``, ``seconds``, ``val_*``), ``best_epoch``, ``stopped_early``."""
-
     history: pd.DataFrame
     best_epoch: int
     stopped_early: bool

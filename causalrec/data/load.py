@@ -23,9 +23,9 @@ from .._checks import check_fraction, check_memory, check_positive_int, check_ra
 from .simulate import Truth
 from .world import World
 
-__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_WORLD", "save_world", "load_world", "load_default",
-           "verify_checksums", "sha256", "download", "load_coat", "load_movielens_100k",
-           "CoatTruth", "coat_like", "write_coat", "all_pairs", "COAT_USER_GROUPS", "COAT_ITEM_GROUPS"]
+__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_WORLD", "save_world", "load_world", "load_default", "verify_checksums",
+           "sha256", "download", "load_coat", "load_movielens_100k", "CoatTruth", "coat_like", "write_coat",
+           "all_pairs", "COAT_USER_GROUPS", "COAT_ITEM_GROUPS"]
 
 #: The shipped default world: its folder in a source checkout, and the arguments that generate it.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -313,7 +313,6 @@ _COAT_CUTPOINTS = (0.0, 0.8, 1.6, 2.4)   # rating = 1 + number of cutpoints belo
 @dataclass
 class CoatTruth:
     """What :func:`coat_like` knows, (n_users, n_items) arrays: ratings, expected rating, propensity."""
-
     ratings: np.ndarray
     expected_rating: np.ndarray
     propensity: np.ndarray
@@ -395,11 +394,10 @@ def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_te
               "selection_strength": float(selection_strength), "rating_noise": float(rating_noise),
               "random_state": random_state if isinstance(random_state, (int, type(None))) else "generator"}
     return World(users=_features(one_hot[0], schema.USER, "user_feature"),
-                 items=_features(one_hot[1], schema.ITEM, "item_feature"),
-                 interactions=interactions, randomized=table(test_items),
+                 items=_features(one_hot[1], schema.ITEM, "item_feature"), interactions=interactions,
+                 randomized=table(test_items), name="coat-like", config=params,
                  propensity=propensity[interactions[schema.USER], interactions[schema.ITEM]],
                  truth=CoatTruth(ratings=ratings, expected_rating=expected, propensity=propensity, params=params),
-                 name="coat-like", config=params,
                  source=f"simulated: causalrec.data.load.coat_like(random_state={params['random_state']})")
 
 

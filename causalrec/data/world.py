@@ -19,7 +19,6 @@ class World:
     ...       interactions=pd.DataFrame({"user_id": [1], "item_id": [0]}), name="tiny")
     World('tiny', n_users=2, n_items=1, logged=1, randomized=0)
     """
-
     users: pd.DataFrame
     items: pd.DataFrame
     interactions: pd.DataFrame
