@@ -17,6 +17,7 @@ COLD_USER_SHARE, COLD_ITEM_SHARE, SPLIT_SEED, POPULAR_QUANTILE, K = 0.1, 0.1, 0,
 TOY_SCORES = [0.95, 0.9, 0.85, 0.5, 0.45]
 TOY_VECTORS = [[1.0, 0.0, 0.0], [0.9, 0.1, 0.0], [0.8, 0.0, 0.2], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
 TOY_LAMBDA, TOY_K = 0.55, 3
+LONG_K = 30  # the merit exercise's list length
 
 
 def item_groups(items: pd.DataFrame) -> pd.Series:
@@ -59,12 +60,12 @@ def _mmr(answer):
     return picked == expected, f"{sum(a != b for a, b in zip(picked, expected))} of the {len(expected)} slots differ"
 
 
-@expect("ch12-oracle-gap", what="the gap", low=0, high=1,
-        hint="rank the warm items for the warm users by their true relevance, top ten each, and compute the "
-             "exposure gap between the warm items' popular and long-tail groups")
-def _oracle_gap():
+@expect("ch12-merit-long-lists", what="the share", low=0, high=1,
+        hint="rank the warm items for the warm users by their true relevance as before, but keep thirty per "
+             "user, and read the long tail's share of the position-weighted exposure of those lists")
+def _merit_long_lists():
     world, split = default_world(), _split()
     users = np.setdiff1d(np.arange(world.n_users), split.cold_users)
     items = np.setdiff1d(np.arange(world.n_items), split.cold_items)
-    lists = cr.topk_frame(cr.top_k(world.truth.relevance[np.ix_(users, items)], K, item_ids=items), users)
-    return float(metrics.exposure_gap(lists, item_groups(world.items).loc[items]))
+    lists = cr.topk_frame(cr.top_k(world.truth.relevance[np.ix_(users, items)], LONG_K, item_ids=items), users)
+    return float(metrics.exposure_by_group(lists, item_groups(world.items).loc[items])["exposure_share"]["long tail"])
