@@ -84,7 +84,6 @@ def parse_graph(graph) -> nx.DiGraph:
     if not re.search(r"\bdigraph\b", graph):
         raise ValueError(f"graph must be a DOT string of a directed graph ('digraph {{ ... }}'), got {graph[:60]!r}")
     import pydot
-
     with warnings.catch_warnings():  # pydot builds its grammar with names pyparsing 3.3 deprecates
         warnings.filterwarnings("ignore", module=r"pydot|pyparsing")
         try:

@@ -71,7 +71,6 @@ def clean_interactions(df, *, known_users=None, known_items=None, rating_range=_
 
     def mark(mask, name):
         reason[np.asarray(mask, dtype=bool) & (reason == "")] = name
-
     mark(df[schema.USER].isna().to_numpy() | df[schema.ITEM].isna().to_numpy(), "missing_ids")
     if require:
         mark(df[list(require)].isna().to_numpy().any(axis=1), "missing_values")

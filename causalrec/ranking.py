@@ -282,7 +282,6 @@ def _id_tables(model, side: str, n: int):
 def fill_item_embeddings(estimator, items, *, fill="mean"):
     """A copy of a fitted recommender whose never-trained ``items`` get the others' mean ID parameters (or 0)."""
     import torch
-
     check_is_fitted(estimator, "model_")
     if fill not in ("mean", "zero"):
         raise ValueError(f"fill must be 'mean' or 'zero', got {fill!r}")
@@ -303,7 +302,6 @@ def fold_in_users(estimator, interactions, *, target=schema.CLICKED, steps=100, 
     import torch
 
     from .train import bce_loss, fit_torch, mse_loss, select_head
-
     check_is_fitted(estimator, "model_")
     if estimator.loss_ not in ("bce", "mse"):
         raise ValueError(f"fold_in_users needs a model fitted with loss='bce' or 'mse', got {estimator.loss_!r}")
@@ -341,7 +339,6 @@ def fold_in_users(estimator, interactions, *, target=schema.CLICKED, steps=100, 
         scores = select_head(module(batch["users"], batch["items"]), out.head_)
         penalty = sum((p[new] ** 2).sum() for p in params) / len(batch["target"])
         return loss(scores, batch["target"]) + l2 * penalty
-
     try:
         fit_torch(model, loss_fn, {"users": torch.from_numpy(users), "items": torch.from_numpy(items),
                                    "target": torch.from_numpy(y)},

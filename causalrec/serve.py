@@ -174,7 +174,6 @@ def serving_latency(model, *, users_per_request=(1, 100), k: int = 10, min_run_t
                 users = torch.randint(network.n_users, (b,), generator=generator)
                 scores = network.score_all(users) if head is None else network.score_all(users, head=head)
                 top_k(scores.numpy(), k)
-
         timer = benchmark.Timer("request()", globals={"request": request}, num_threads=n_threads)
         rounds = []
         for _ in range(repeats):

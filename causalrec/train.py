@@ -320,7 +320,6 @@ def train_model(model, train: TrainingData, *, validation: TrainingData | None =
     def validate(module):
         metrics.append(validation_metrics(module, validation, loss, head, negatives))
         return metrics[-1]["val_loss"]
-
     history = fit_torch(model, pair_loss(loss, head=head, n_negatives=check_positive_int(n_negatives, "n_negatives"),
                                          sampler=sampler, generator=generator),
                         train.tensors(), epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,

@@ -362,7 +362,6 @@ def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_te
     check_fraction(rating_noise, "rating_noise", low=0.0, high=np.inf, inclusive=(False, False))
     check_memory(80 * n_users * n_items, f"coat_like(n_users={n_users:,}, n_items={n_items:,})")  # ~10 dense arrays
     rng, dim = check_random_state(random_state), 4
-
     user_codes = [rng.integers(0, size, n_users) for size in COAT_USER_GROUPS.values()]
     item_codes = [rng.integers(0, size, n_items) for size in COAT_ITEM_GROUPS.values()]
     item_codes[3] = (rng.random(n_items) < 0.2).astype(np.int64)        # a fifth of the coats on the front page
@@ -378,7 +377,6 @@ def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_te
     cut = np.asarray(_COAT_CUTPOINTS)
     ratings = 1 + (score[..., None] > cut).sum(axis=-1)
     expected = 1 + norm.cdf((mean_score[..., None] - cut) / rating_noise).sum(axis=-1)
-
     logits = selection_strength * (ratings - 3) + 0.8 * gender_match + 0.6 * item_codes[3][None, :].astype(float)
     propensity = _fixed_size_probabilities(logits, n_train)
     train_items = np.stack([_systematic_sample(propensity[u], rng) for u in range(n_users)])
@@ -388,7 +386,6 @@ def coat_like(*, n_users: int = 290, n_items: int = 300, n_train: int = 24, n_te
         chosen = np.zeros(ratings.shape, dtype=bool)
         chosen[np.arange(n_users)[:, None], item_matrix] = True
         return _ratings_table(np.where(chosen, ratings, 0))
-
     interactions = table(train_items)
     params = {"n_users": n_users, "n_items": n_items, "n_train": n_train, "n_test": n_test,
               "selection_strength": float(selection_strength), "rating_noise": float(rating_noise),
@@ -418,7 +415,6 @@ def write_coat(data: World, directory) -> Path:
 
     def write(name, values, fmt):
         (out / name).write_bytes(("".join(" ".join(fmt % v for v in row) + "\r\n" for row in values)).encode("ascii"))
-
     propensity = (data.truth.propensity if isinstance(data.truth, CoatTruth)
                   else matrix(data.interactions, data.propensity))
     write("train.ascii", matrix(data.interactions, data.interactions[schema.RATING]), "%d")
