@@ -352,13 +352,12 @@ def _draw_ratings(rng, rho, noise_sd):
 
 
 def run_policy(world: World, policy=None, *, popularity=None, price=None, random_state=None) -> pd.DataFrame:
-    """Run a ``policy`` through ``world``'s equations (steps 3-5; same users, items, latent factors).
-
-    ``policy``: None (the logging policy on the logged candidates) or a DataFrame of ``user_id, item_id``,
-    a show ``probability`` (default 1) and/or ``position`` (default: the candidate's logged slot).
-    ``popularity``, ``price``: do(...), one value per item. Per pair: ``relevance``, ``show_probability``,
-    ``effect`` of showing, ``purchase_probability`` (organic + show_probability * effect) and, with
-    ``random_state``, fresh draws ``shown``, ``purchased``. Value: expected purchases summed per user.
+    """Run a ``policy`` through ``world``'s equations (steps 3-5; same users, items, latent factors): None
+    (the logging policy on the logged candidates) or a DataFrame of ``user_id, item_id``, a show ``probability``
+    (default 1) and/or ``position`` (default: the candidate's logged slot). ``popularity``, ``price``: do(...),
+    one value per item. Per pair: ``relevance``, ``show_probability``, ``effect`` of showing,
+    ``purchase_probability`` (organic + show_probability * effect); with ``random_state`` a fresh draw of
+    ``shown`` and ``purchased``. A policy's value: its expected purchases summed per user.
 
     >>> world = simulate_shop(n_users=30, n_items=20, random_state=0)
     >>> bool(np.allclose(run_policy(world)["show_probability"], world.truth.propensity))
@@ -392,24 +391,22 @@ def run_policy(world: World, policy=None, *, popularity=None, price=None, random
         keys = log[schema.USER].to_numpy() * n_items + log[schema.ITEM].to_numpy()
         row = np.argsort(keys)[np.minimum(np.searchsorted(keys, u * n_items + i, sorter=np.argsort(keys)), len(keys) - 1)]
         if (bad := keys[row] != u * n_items + i).any():
-            raise ValueError(f"policy has {int(bad.sum())} pair(s) not among the logged candidates, e.g. (user, item) = "
+            raise ValueError(f"policy has {int(bad.sum())} pair(s) not among the logged candidates, e.g. "
                              f"{(int(u[bad][0]), int(i[bad][0]))}; give a 'position' to show them")
         organic_old = np.clip(p["organic_rate"] * rho_old * (0.5 + old_pct[i]), 0.0, 1.0)
         examine = truth.effect[row] / np.maximum((1.0 - organic_old) * rho_old * kappa, 1e-300)
+    show = np.asarray(frame.get("probability", 1.0), dtype=float) * np.ones(len(u))
     if policy is None:  # the logging policy: sees the new popularity; its score moves with relevance
         score = log[schema.POLICY_SCORE].to_numpy() + np.log(rho / (1 - rho)) - np.log(rho_old / (1 - rho_old))
         z = ((np.log1p(new_pop) - np.log1p(pop).mean()) / np.log1p(pop).std())[i]
         show = _sigmoid(p["alpha0"] + p["alpha1"] * score + p["alpha2"] * z)
-    else:
-        show = frame["probability"].to_numpy(dtype=float) if "probability" in frame else np.ones(len(u))
     effect = (1.0 - organic) * examine * rho * kappa
     out = pd.DataFrame({schema.USER: u, schema.ITEM: i, "relevance": rho, "show_probability": show,
                         "effect": effect, "purchase_probability": organic + show * effect})
     if random_state is not None:
-        draw = check_random_state(random_state).random((5, len(u)))
-        out["shown"] = (draw[0] < show).astype(np.int64)
-        bought = (draw[0] < show) & (draw[1] < examine) & (draw[2] < rho) & (draw[3] < kappa) | (draw[4] < organic)
-        out["purchased"] = bought.astype(np.int64)
+        d = check_random_state(random_state).random((5, len(u)))  # show, examine, click, buy, organic
+        out["shown"] = (d[0] < show).astype(np.int64)
+        out["purchased"] = ((d[0] < show) & (d[1] < examine) & (d[2] < rho) & (d[3] < kappa) | (d[4] < organic)) * 1
     return out
 
 
