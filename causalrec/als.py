@@ -34,9 +34,7 @@ def _triples(frame, name, target, n_users, n_items):
     for column, n, size_name in ((schema.USER, n_users, "n_users"), (schema.ITEM, n_items, "n_items")):
         check_id_column(frame, column, name)
         check_numeric_column(frame, column, name)
-        values = frame[column].to_numpy(dtype=np.float64)
-        if not np.all(values == np.round(values)):
-            raise ValueError(f"column {column!r} of {name} must hold whole-number IDs")
+        values = frame[column].to_numpy(dtype=np.float64)    # whole numbers: check_id_column refuses fractions
         if len(bad := values[(values < 0) | (values >= (np.inf if n is None else n))]):
             limit = "" if n is None else f"; {size_name}={n} allows 0 .. {n - 1}"
             raise ValueError(f"column {column!r} of {name} holds ID {bad[0]:g}: IDs must be >= 0{limit}")

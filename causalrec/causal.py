@@ -20,7 +20,7 @@ import pandas as pd
 from statsmodels.regression.linear_model import OLS
 
 from . import schema
-from ._checks import check_dataframe, check_fraction, check_positive_int, check_random_state
+from ._checks import check_dataframe, check_fraction, check_numeric_column, check_positive_int, check_random_state
 
 #: Column of :func:`analysis_frame` holding ``log(1 + popularity)``.
 LOG_POPULARITY = "log_popularity"
@@ -204,9 +204,8 @@ class EffectTable:
         return iter(self.estimates)
 
     def __getitem__(self, method: str) -> EffectEstimate:
-        for e in self.estimates:
-            if e.method == method:
-                return e
+        if method in self.methods:
+            return self.estimates[self.methods.index(method)]
         raise KeyError(f"no estimate for {method!r}; the table has {self.methods}")
 
     @property
@@ -233,10 +232,7 @@ def _check_columns(data, treatment, outcome) -> None:
     for role, column in (("treatment", treatment), ("outcome", outcome)):
         if not isinstance(column, str) or column not in data.columns:
             raise ValueError(f"the {role} column {column!r} is not in data; its columns are {list(data.columns)}")
-        if not (pd.api.types.is_numeric_dtype(data[column]) or pd.api.types.is_bool_dtype(data[column])):
-            raise ValueError(f"the {role} column {column!r} must be numeric or bool, got {data[column].dtype}")
-        if missing := int(data[column].isna().sum()):
-            raise ValueError(f"the {role} column {column!r} holds {missing} missing value(s) (NaN)")
+        check_numeric_column(data, column, f"data (the {role})")
     if treatment == outcome:
         raise ValueError(f"treatment and outcome must be different columns, both are {treatment!r}")
 

@@ -14,7 +14,7 @@ import pandas as pd
 import sklearn.metrics as skm
 
 from . import schema
-from ._checks import (check_binary, check_dataframe, check_finite_1d, check_fraction, check_id_column,
+from ._checks import (check_binary, check_dataframe, check_finite_1d, check_fraction, check_id_column, check_ids,
                       check_numeric_column, check_positive_int)
 
 RANKING_METRICS = ("precision_at_k", "recall_at_k", "f1_at_k", "ndcg_at_k", "map_at_k", "hit_rate_at_k")
@@ -249,8 +249,7 @@ def mean_popularity(recommendations, item_popularity, *, k: int | None = None) -
                          f"with {ITEM!r} and {schema.POPULARITY!r})")
     check_numeric_column(item_popularity.to_frame("popularity"), "popularity", "item_popularity")
     rows = _listed(recommendations, k)
-    values = rows[ITEM].map(item_popularity)
-    if values.isna().any():
+    if (values := rows[ITEM].map(item_popularity)).isna().any():
         raise ValueError(f"item_popularity has no value for item(s) {rows[ITEM][values.isna()].unique()[:5].tolist()}")
     return float(values.groupby(rows[USER]).mean().mean())
 
@@ -270,8 +269,7 @@ def _groups(groups, name: str, ids: pd.Series, what: str) -> np.ndarray:
     """The group label of each id in ``ids``; ``groups`` maps every id to a label."""
     if not isinstance(groups, pd.Series) or not groups.index.is_unique or groups.isna().any():
         raise ValueError(f"{name} must be a Series giving one group label (not NaN) per {what} id")
-    labels = ids.map(groups)
-    if labels.isna().any():
+    if (labels := ids.map(groups)).isna().any():
         raise ValueError(f"{name} has no group for {what}(s) {ids[labels.isna()].unique()[:5].tolist()}")
     return labels.to_numpy()
 
@@ -351,9 +349,7 @@ def intra_list_diversity(recommendations, item_vectors, *, k: int | None = None)
     if vectors.ndim != 2 or vectors.dtype.kind not in "biuf" or not np.isfinite(vectors).all():
         raise ValueError(f"item_vectors must be a finite numeric 2-D array (n_items, n_features), "
                          f"got shape {vectors.shape} and dtype {vectors.dtype}")
-    items = rows[ITEM].to_numpy()
-    if items.dtype.kind not in "iu" or items.min() < 0 or items.max() >= len(vectors):
-        raise ValueError(f"recommended item ids must be integers in [0, {len(vectors)}) to index item_vectors")
+    items = check_ids(rows[ITEM].to_numpy(), "the recommended item ids (rows of item_vectors)", len(vectors))
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     unit = np.divide(vectors, norms, out=np.zeros(vectors.shape), where=norms > 0)
     users, _ = pd.factorize(rows[USER])

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from ._checks import check_dataframe, check_id_column, check_numeric_column, check_positive_int
+from ._checks import check_dataframe, check_id_column, check_ids, check_numeric_column, check_positive_int
 
 #: matplotlib's colour-blind-safe "tableau-colorblind10" colours, in order of use.
 PALETTE = ("#006BA4", "#FF800E", "#ABABAB", "#595959", "#5F9ED1", "#C85200", "#898989", "#A2C8EC", "#FFBC79", "#CFCFCF")
@@ -41,9 +41,7 @@ def popularity_shares(data, *, column=None, n_items=None) -> pd.Series:
             check_numeric_column(data, column, "data")
         counts = (data.groupby(schema.ITEM)[column].sum() if column else data.groupby(schema.ITEM).size()).astype(float)
         if n_items is not None:
-            outside = counts.index[(counts.index < 0) | (counts.index >= check_positive_int(n_items, "n_items"))]
-            if len(outside):
-                raise ValueError(f"data holds item ID(s) {list(outside[:5])} outside [0, n_items={n_items})")
+            check_ids(counts.index.to_numpy(), f"data[{schema.ITEM!r}]", check_positive_int(n_items, "n_items"))
             counts = counts.reindex(range(n_items), fill_value=0.0)
     elif column is not None or n_items is not None:
         raise ValueError("column and n_items apply to a log (DataFrame), not to counts")
@@ -88,8 +86,7 @@ def rate_by_bin(df, x, y, bins=5) -> pd.DataFrame:
         edges = np.asarray(bins, dtype=float)
         if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
             raise ValueError(f"bins must be an int or at least two increasing edges, got {bins!r}")
-        binned = pd.cut(values, edges, include_lowest=True)
-        if binned.isna().any():
+        if (binned := pd.cut(values, edges, include_lowest=True)).isna().any():
             raise ValueError(f"{int(binned.isna().sum())} value(s) of {x!r} lie outside the edges of bins, "
                              f"e.g. {values[binned.isna()].iloc[:3].tolist()}")
     number = pd.RangeIndex(1, len(binned.cat.categories) + 1, name="bin")
