@@ -17,12 +17,16 @@ def _organic_share():
     return float((log.loc[log[schema.PURCHASED] == 1, schema.EXPOSED] == 0).mean())
 
 
-@expect("ch14-position-ratio", what="the ratio", low=0,
-        hint="in the randomized slice, the click rate of the shown rows at the top slot over that at slot 5")
-def _position_ratio():
-    randomized = default_world().randomized
-    rate = randomized[randomized[schema.EXPOSED] == 1].groupby(schema.POSITION)[schema.CLICKED].mean()
-    return float(rate[TOP_SLOT] / rate[LOW_SLOT])
+@expect("ch14-slot-selection", what="the ratio", low=0,
+        hint="take the logged rows that were shown at the top slot and at slot 5, average the simulator's true "
+             "relevance of each group, and divide the first mean by the second")
+def _slot_selection():
+    world = default_world()
+    log = world.interactions
+    shown = log[schema.EXPOSED].to_numpy() == 1
+    relevance = world.truth.relevance_logged
+    means = [relevance[shown & (log[schema.POSITION].to_numpy() == slot)].mean() for slot in (TOP_SLOT, LOW_SLOT)]
+    return float(means[0] / means[1])
 
 
 @expect("ch14-exposure-gini", what="the Gini coefficient", low=0, high=1,
