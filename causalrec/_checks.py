@@ -139,8 +139,7 @@ def check_finite_1d(values, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array, got shape {arr.shape}")
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if bad.size:
+    if (bad := np.flatnonzero(~np.isfinite(arr))).size:
         raise ValueError(f"{name} holds {bad.size} NaN or infinite value(s), the first at position {bad[0]}")
     return arr
 

@@ -32,9 +32,8 @@ _FORMAT = "causalrec.Recommender"
 
 def _load_state(model, state: dict, source: str):
     expected = model.state_dict()
-    differ = sorted(set(expected) ^ set(state)) + [k for k in expected if k in state and (
-        not isinstance(state[k], torch.Tensor) or state[k].shape != expected[k].shape)]
-    if differ:
+    if differ := sorted(set(expected) ^ set(state)) + [k for k in expected if k in state and (
+            not isinstance(state[k], torch.Tensor) or state[k].shape != expected[k].shape)]:
         raise ValueError(f"{source} does not fit this {type(model).__name__}: parameter(s) {differ[:SHOW]} "
                          "are missing, extra, or of another shape")
     model.load_state_dict(state)

@@ -98,9 +98,8 @@ def verify_checksums(directory) -> None:
     if not (folder / _CHECKSUMS).exists():
         raise FileNotFoundError(f"no {_CHECKSUMS} file in {folder}")
     listed = [line.split(maxsplit=1) for line in (folder / _CHECKSUMS).read_text(encoding="utf-8").splitlines()]
-    bad = [f"{name} (missing)" if not (folder / name).exists() else f"{name} (checksum differs)"
-           for expected, name in listed if not (folder / name).exists() or sha256(folder / name) != expected]
-    if bad:
+    if bad := [f"{name} (missing)" if not (folder / name).exists() else f"{name} (checksum differs)"
+               for expected, name in listed if not (folder / name).exists() or sha256(folder / name) != expected]:
         raise ValueError(f"the world in {folder} does not match its {_CHECKSUMS}: {', '.join(bad)}")
 
 
