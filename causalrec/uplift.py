@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
 from . import schema
 from ._checks import check_binary, check_dataframe, check_positive_int, check_random_state, seed_from
@@ -58,11 +59,10 @@ def pair_features(world, users, items, *scores) -> np.ndarray:
 
 
 class EffectModel(BaseEstimator):
-    """Effect of exposure on purchase per pair: ``learner="t"`` fits P(purchase | shown, x) and
-    P(purchase | not shown, x) and subtracts; ``"dr"`` regresses the cross-fitted doubly robust score
-    ``mu1 - mu0 + z (y - mu1) / e - (1 - z) (y - mu0) / (1 - e)`` on x (propensities ``e`` clipped to
-    ``[clip, 1 - clip]``). Models: gradient-boosted trees. Learned: ``outcome_models_`` (mu0, mu1),
-    ``final_model_`` (dr), ``pseudo_outcome_`` (dr)."""
+    """Effect of exposure on purchase per pair: ``learner="t"`` fits P(purchase | shown, x) and P(purchase |
+    not shown, x) and subtracts; ``"dr"`` regresses the cross-fitted doubly robust score ``mu1 - mu0 + z (y - mu1)
+    / e - (1 - z) (y - mu0) / (1 - e)`` on x (``e`` clipped to ``[clip, 1 - clip]``); gradient-boosted trees.
+    Learned: ``outcome_models_`` (mu0, mu1), ``final_model_`` and ``pseudo_outcome_`` (dr)."""
 
     def __init__(self, learner="dr", *, clip=0.01, n_folds=2, max_iter=100, max_depth=3, random_state=0):
         self.learner, self.clip, self.n_folds = learner, clip, n_folds
@@ -72,6 +72,7 @@ class EffectModel(BaseEstimator):
         return [HistGradientBoostingClassifier(max_iter=self.max_iter, max_depth=self.max_depth, random_state=seed)
                 .fit(X[z == arm], y[z == arm]) for arm in (0, 1)]
 
+    @threadpool_limits.wrap(limits=1)  # OpenMP trees: on a busy 2-core machine 2 threads ran 4x slower than 1
     def fit(self, X, exposed, purchased, *, propensity=None) -> EffectModel:
         """``X`` (n, d) features, ``exposed`` and ``purchased`` 0/1, ``propensity`` of exposure (dr)."""
         X = np.asarray(X, dtype=float)
@@ -100,11 +101,13 @@ class EffectModel(BaseEstimator):
                                                               random_state=seed).fit(X, psi)
         return self
 
+    @threadpool_limits.wrap(limits=1)
     def predict_purchase(self, X) -> np.ndarray:
         """P(purchase | shown, x): what a recommender that ranks by purchase probability would use."""
         check_is_fitted(self, "outcome_models_")
         return self.outcome_models_[1].predict_proba(np.asarray(X, dtype=float))[:, 1]
 
+    @threadpool_limits.wrap(limits=1)
     def predict(self, X) -> np.ndarray:
         """Estimated effect of showing on purchase, shape (n,)."""
         check_is_fitted(self, "outcome_models_")
@@ -114,9 +117,8 @@ class EffectModel(BaseEstimator):
 
 
 def effect_scorer(world, log, score, propensity, *, learner="dr", random_state=0):
-    """Fit an :class:`EffectModel` on ``log`` (``exposed``, ``purchased``) with features
-    ``pair_features(world, u, i, score(u, i))``; return ``scorer(users) -> (len(users), n_items)``
-    of estimated effects, for :func:`causalrec.ranking.recommend`."""
+    """Fit an :class:`EffectModel` on ``log`` (``exposed``, ``purchased``) with features ``pair_features(world,
+    u, i, score(u, i))``; return ``scorer(users) -> (len(users), n_items)`` for :func:`causalrec.ranking.recommend`."""
     check_dataframe(log, "log", [schema.USER, schema.ITEM, schema.EXPOSED, schema.PURCHASED])
     u, i, n_items = log[schema.USER].to_numpy(), log[schema.ITEM].to_numpy(), len(world.items)
     model = EffectModel(learner, random_state=random_state).fit(
@@ -144,6 +146,5 @@ def uplift_at_k(world, score, k: int = 5, *, exposure_probability: float = 0.5) 
     kept = order[rank < check_positive_int(k, "k")]
     z, y, p = rand[schema.EXPOSED].to_numpy()[kept], rand[schema.PURCHASED].to_numpy()[kept], exposure_probability
     terms = z * y / p - (1 - z) * y / (1 - p)
-    truth = getattr(world, "truth", None)
-    true = float(truth.effect_randomized[kept].mean()) if truth is not None else float("nan")
+    true = float(world.truth.effect_randomized[kept].mean()) if getattr(world, "truth", None) is not None else np.nan
     return UpliftAtK(float(terms.mean()), float(terms.std(ddof=1) / np.sqrt(len(terms))), true)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...data.simulate import simulate_shop
+from ...uplift import UPLIFT_WORLD
 from .. import expect
 
 # must match the exercise texts
@@ -35,9 +37,6 @@ def _best_relevance():
         hint="in each user's randomized rows keep the 3 most popular items; a shown purchase counts +1 / 0.5, "
              "an unshown purchase -1 / 0.5, anything else 0; average over every kept row")
 def _uplift_popularity():
-    from ...data.simulate import simulate_shop
-    from ...uplift import UPLIFT_WORLD
-
     world = simulate_shop(params=UPLIFT_WORLD, random_state=0)
     popularity = world.items["popularity"].to_numpy()[world.randomized["item_id"].to_numpy()]
     # ties inside a user broken by the lower item ID, as a stable sort on (user, -popularity, item) does
