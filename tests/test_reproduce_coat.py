@@ -18,7 +18,7 @@ from causalrec import schema
 from causalrec.data import load as datasets
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "reproduce_coat.py"
-METHODS = ("naive", "ips", "ips_estimated", "snips", "dr")
+METHODS = ("naive", "ips", "ips_estimated", "snips", "dr", "dr_ipw")
 
 
 @pytest.fixture(scope="module")
