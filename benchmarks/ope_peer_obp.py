@@ -64,7 +64,11 @@ def main(argv=None) -> int:
     from causalrec import ope, schema
 
     result = {"benchmark": "off-policy estimators against Open Bandit Pipeline",
-              "command": f"python benchmarks/ope_peer_obp.py --seed {args.seed}", "scenarios": {}}
+              "command": f"python benchmarks/ope_peer_obp.py --seed {args.seed}", "scenarios": {},
+              "install": "`pip install obp` (0.4.1 here) fails building its pinned PyYAML 5.4.1 from source (Cython 3: "
+                         "'build_ext' object has no attribute 'cython_sources'); installed in /tmp/obp-venv with "
+                         "`pip install --no-deps obp` plus its dependencies (current PyYAML, mypy_extensions), torch "
+                         "from the project venv"}
     with tempfile.TemporaryDirectory() as tmp:
         for scenario, params in SCENARIOS.items():
             world, log, propensity, q_hidden, q_shown, targets = logged_data(args.seed, params)
