@@ -9,11 +9,8 @@ import numpy as np
 
 from .. import expect
 
-# must match the exercise texts (and section 15's tiny population)
-VALUES = np.array([5.0, 4.0, 4.0, 2.0, 1.0, 1.0])
+VALUES = np.array([5.0, 4.0, 4.0, 2.0, 1.0, 1.0])  # section 15's population, as in the exercise texts
 PROPENSITY = np.array([0.9, 0.7, 0.6, 0.3, 0.1, 0.1])
-GUESS, WRONG_PROPENSITY = 3.0, 0.5
-LOGITS, TARGET = (0.0, 1.0, 2.0), 0.5
 
 
 @expect("ch15-snips-bias", what="the bias", rtol=1e-6,
@@ -21,38 +18,24 @@ LOGITS, TARGET = (0.0, 1.0, 2.0), 0.5
              "the probability of that pattern, divide by the probability that anything is observed, then subtract "
              "the true mean")
 def _snips_bias():
-    total = weight = 0.0
-    for pattern in itertools.product((0, 1), repeat=len(VALUES)):
-        seen = np.array(pattern, dtype=bool)
-        if seen.any():
-            chance = float(np.prod(np.where(seen, PROPENSITY, 1 - PROPENSITY)))
-            total += chance * (VALUES[seen] / PROPENSITY[seen]).sum() / (1 / PROPENSITY[seen]).sum()
-            weight += chance
-    return total / weight - VALUES.mean()
+    seen = [np.array(p, dtype=bool) for p in itertools.product((0, 1), repeat=6) if any(p)]
+    chance = np.array([np.prod(np.where(s, PROPENSITY, 1 - PROPENSITY)) for s in seen])
+    snips = np.array([(VALUES[s] / PROPENSITY[s]).sum() / (1 / PROPENSITY[s]).sum() for s in seen])
+    return float(chance @ snips / chance.sum() - VALUES.mean())
 
 
 @expect("ch15-dr-which-unbiased", what="the three expectations", rtol=1e-6,
         hint="the estimator is linear in each observation indicator, so replace every indicator by its true "
              "probability; the propensity in the denominator is the one the estimator believes")
 def _dr_expectations():
-    def expected_dr(imputed, believed):
-        return float(np.mean(imputed + PROPENSITY * (VALUES - imputed) / believed))
-
-    guess = np.full_like(VALUES, GUESS)
-    wrong = np.full_like(VALUES, WRONG_PROPENSITY)
-    return [expected_dr(VALUES, wrong), expected_dr(guess, PROPENSITY), expected_dr(guess, wrong)]
+    guess, half = np.full(6, 3.0), np.full(6, 0.5)
+    return [float(np.mean(imputed + PROPENSITY * (VALUES - imputed) / believed))
+            for imputed, believed in ((VALUES, half), (guess, PROPENSITY), (guess, half))]
 
 
 @expect("ch15-softmax-temperature", what="the temperature", rtol=1e-4, low=0,
         hint="write the top item's probability as a function of the temperature, check on which side of one "
              "half it lies at two temperatures, and halve the interval between them until it is small")
 def _temperature():
-    def top(temperature):
-        weights = [math.exp((z - max(LOGITS)) / temperature) for z in LOGITS]
-        return weights[-1] / sum(weights)
-
-    low, high = 0.01, 100.0  # top(low) > TARGET > top(high)
-    for _ in range(200):
-        middle = (low + high) / 2
-        low, high = (middle, high) if top(middle) > TARGET else (low, middle)
-    return (low + high) / 2
+    # logits (0, 1, 2): 1 / (1 + x + x^2) = 1/2 with x = exp(-1/T), so x is the golden ratio's inverse
+    return 1 / math.log((1 + math.sqrt(5)) / 2)
