@@ -39,6 +39,25 @@ def test_dataframe_checks():
         v.check_numeric_column(pd.DataFrame({"a": [1.0, np.nan]}), "a", "frame")
 
 
+def test_id_array_check_one_helper_for_models_and_ranking():
+    import torch
+    assert v.check_ids(torch.tensor([2, 0]), "ids").tolist() == [2, 0]
+    assert v.check_ids([3.0, 1.0], "ids").dtype == np.int64
+    assert len(v.check_ids([], "ids")) == 0
+    for bad, words in (([1.5], "non-negative integer IDs; found \\[1.5\\]"), ([-1], "found \\[-1\\]"),
+                       ([[0]], "1-D array"), ([True], "1-D array"), (["a"], "1-D array")):
+        with pytest.raises(ValueError, match=words):
+            v.check_ids(bad, "ids")
+    with pytest.raises(ValueError, match="ids must be a non-empty 1-D"):
+        v.check_ids([], "ids", allow_empty=False)
+    with pytest.raises(ValueError, match=r"ids holds repeated IDs such as \[4\]"):
+        v.check_ids([4, 1, 4], "ids", unique=True)
+    with pytest.raises(ValueError, match=r"ids holds ID\(s\) \[5\] outside the catalogue \[0, 5\)"):
+        v.check_ids([0, 5], "ids", 5)
+    with pytest.raises(ValueError, match=r"unknown user ID\(s\) \[5\] in users: the model knows users 0..4"):
+        v.check_ids([0, 5], "users", 5, "user")
+
+
 def test_scalar_checks():
     assert v.check_positive_int(np.int64(3), "k") == 3
     with pytest.raises(ValueError, match="k must be >= 1, got 0"):
