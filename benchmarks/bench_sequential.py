@@ -114,12 +114,13 @@ def cornac_worker(folder):
         scores_of = lambda model, context: np.stack([model.score(u, context[u]) for u in range(N_USERS)])
         configs = [dict(learning_rate=lr) for lr in spec["lrs"]]
         make = lambda c: cornac.models.SASRec(n_epochs=spec["epochs"], seed=0, verbose=False, **c)
-    best = None
+    best, context = None, {u: test_context[str(u)].tolist() for u in range(N_USERS)}
     for config in configs:
         model, start, state = make(config), time.perf_counter(), {"best": -1.0, "epoch": 0, "weights": None}
-        if spec["model"] == "sasrec":
+        if spec["model"] == "sasrec":     # the best epoch so far is written at once: a run cut short keeps it
+            save = lambda m, row: _write(folder, {**config, **row}, scores_of(m, context), grid, cornac.__version__)
             recom_sasrec.trange = _early_stopping(model, lambda m: ranking(scores_of(m, history), valid, exclude),
-                                                  spec["patience"], state)
+                                                  spec["patience"], state, save, time.perf_counter())
         model.fit(data)
         seconds = time.perf_counter() - start
         if state["weights"] is not None:          # SASRec: back to the epoch with the best validation NDCG
@@ -131,32 +132,35 @@ def cornac_worker(folder):
         grid.append(row)
         print(row, flush=True)
         if best is None or val > best[0]["validation_ndcg_at_10"]:
-            best = (row, scores_of(model, {u: test_context[str(u)].tolist() for u in range(N_USERS)}))
-    np.save(folder / "scores.npy", best[1].astype(np.float32))
-    (folder / "result.json").write_text(json.dumps({"chosen": best[0], "grid": grid, "cornac": cornac.__version__}))
+            best = (row, scores_of(model, context))
+    _write(folder, best[0], best[1], grid, cornac.__version__)
 
 
-def _early_stopping(model, score, patience, state):
-    """Stands in for Cornac's epoch loop range: scores validation after each epoch, keeps the
-    best weights, and ends the loop after ``patience`` epochs without improvement."""
-    def epochs(start, stop, **_):
-        state["ran"] = 0
-        for epoch in range(start, stop):
-            if epoch > start:
-                state["ran"] = epoch - 1
-                ndcg = score(model)["ndcg_at_10"]
-                print(f"  epoch {epoch - 1}: validation NDCG@10 {ndcg}", flush=True)
-                if ndcg > state["best"]:
-                    state.update(best=ndcg, epoch=epoch - 1, weights={
-                        k: v.detach().clone() for k, v in model.model.state_dict().items()})
-                elif epoch - 1 - state["epoch"] >= patience:
-                    return
-            yield epoch
-        state["ran"] = stop - 1
+def _write(folder, chosen, scores, grid, version):
+    np.save(folder / "scores.npy", scores.astype(np.float32))
+    (folder / "result.json").write_text(json.dumps({"chosen": chosen, "grid": grid or [chosen], "cornac": version}))
+
+
+def _early_stopping(model, score, patience, state, save, start_time):
+    """Stands in for Cornac's epoch loop range: scores validation after each epoch, keeps (and
+    saves) the best weights, and ends the loop after ``patience`` epochs without improvement."""
+    def finished(epoch):                  # True: stop training
+        state["ran"] = epoch
         ndcg = score(model)["ndcg_at_10"]
+        print(f"  epoch {epoch}: validation NDCG@10 {ndcg}", flush=True)
         if ndcg > state["best"]:
-            state.update(best=ndcg, epoch=stop - 1, weights={
-                k: v.detach().clone() for k, v in model.model.state_dict().items()})
+            state.update(best=ndcg, epoch=epoch, weights={k: v.detach().clone()
+                                                          for k, v in model.model.state_dict().items()})
+            save(model, {"validation_ndcg_at_10": ndcg, "best_epoch": epoch, "epochs_run": epoch,
+                         "seconds": round(time.perf_counter() - start_time, 1)})
+        return epoch - state["epoch"] >= patience
+
+    def epochs(start, stop, **_):
+        for epoch in range(start, stop):
+            if epoch > start and finished(epoch - 1):
+                return
+            yield epoch
+        finished(stop - 1)
 
     class Bar:
         def __init__(self, *args, **kwargs):
@@ -179,8 +183,12 @@ def run_cornac(python, spec, train, valid, context):
         np.save(folder / "valid.npy", valid.sort_values("user_id")["item_id"].to_numpy())
         np.savez(folder / "context.npz", **{str(u): s for u, s in context.items()})
         (folder / "spec.json").write_text(json.dumps(spec))
-        subprocess.run([python, __file__, "--cornac-worker", str(folder)], check=True)
-        return np.load(folder / "scores.npy").astype(float), json.loads((folder / "result.json").read_text())
+        done = subprocess.run([python, __file__, "--cornac-worker", str(folder)]).returncode == 0
+        if not (folder / "result.json").exists():
+            raise RuntimeError("the Cornac worker stopped before it had a result")
+        info = json.loads((folder / "result.json").read_text())
+        info["chosen"]["completed"] = done     # False: stopped from outside, best epoch so far
+        return np.load(folder / "scores.npy").astype(float), info
 
 
 def merge(paths, out):
@@ -189,16 +197,29 @@ def merge(paths, out):
 
     runs = [json.loads(Path(p).read_text()) for p in paths]
     result = {"movielens": {}, "sizes": [], "machine": [r["machine"] for r in runs]}
+    by_dim = {}
     for run in runs:
-        result["movielens"].update(run["movielens"])
-        result["sizes"] = run["sizes"] or result["sizes"]
+        result["movielens"].update({k: v for k, v in run["movielens"].items() if k != "sasrec"})
+        for size in run["sizes"]:     # the seeds of one width may come from several runs
+            seeds = by_dim.setdefault(size["dim"], {"dim": size["dim"], "parameters": size["parameters"], "runs": []})
+            seeds["runs"] += [{**r, "command": r.get("command", size.get("command"))} for r in size["runs"]]
         result.update(protocol=run["protocol"], u_data_sha256=run["u_data_sha256"])
+    for dim, size in sorted(by_dim.items()):
+        for key in ("validation_ndcg_at_10", "hr_at_10", "ndcg_at_10", "seconds", "best_epoch"):
+            known = [r[key] for r in size["runs"] if r.get(key) is not None]   # older runs lack best_epoch
+            size[key] = round(float(np.median(known)), 4) if known else None
+        size["seeds"] = [r["seed"] for r in size["runs"]]
+        result["sizes"].append(size)
     found = result["movielens"]
+    found["sasrec"] = {k: v for k, v in max(result["sizes"], key=lambda r: r["validation_ndcg_at_10"]).items()
+                       if k != "runs"}
     result["complete"] = all(key in found for key in ("popularity", "mf", "cornac_sasrec", "sasrec"))
     result["comparison"] = {f"sasrec_over_mf_{m}": round(found["sasrec"][m] / found["mf"][m] - 1, 3)
                             for m in ("hr_at_10", "ndcg_at_10")}
-    result["comparison"]["sasrec_ndcg_over_cornac"] = round(
-        found["sasrec"]["ndcg_at_10"] / found["cornac_sasrec"]["ndcg_at_10"] - 1, 3)
+    if "cornac_sasrec" in found:
+        result["comparison"]["sasrec_ndcg_over_cornac"] = round(
+            found["sasrec"]["ndcg_at_10"] / found["cornac_sasrec"]["ndcg_at_10"] - 1, 3)
+    result["command"] = "python benchmarks/bench_sequential.py --merge " + " ".join(map(str, paths))
     write_json(out, result)
 
 
