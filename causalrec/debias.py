@@ -177,7 +177,8 @@ class DebiasedRecommender(BaseEstimator):
       the weights that minimise the DR estimate's variance, "more robust" DR) or by :math:`w`. With the pseudo-rating
       :math:`\tilde r = \text{stopgrad}(\hat r + g)` for every pair, the rating model minimises
       :math:`\frac{1}{|D|}\sum_D [(\hat r - \tilde r)^2 + o\,w\,(e - (\hat r - \tilde r)^2)]`,
-      a batch being users with **all** their items. Both models step together (one Adam, two groups).
+      a batch being users with **all** their items (``batch_size`` counts users). Both models step
+      together (one Adam, two groups).
 
     Every model has user, item and global biases; the global one starts at the (weighted)
     mean rating and is not shrunk. With ``validation`` in :meth:`fit`, training stops
