@@ -280,12 +280,10 @@ class DebiasedRecommender(BaseEstimator):
         _check_ratings(validation, "validation")
         u, i = (torch.as_tensor(validation[c].to_numpy().astype(np.int64)) for c in (schema.USER, schema.ITEM))
         r = torch.tensor(validation[schema.RATING].to_numpy(dtype=np.float64))
-        if validation_propensity is None:
-            if self.method != "naive":
-                raise ValueError(f"method={self.method!r} needs validation_propensity with validation")
-            w = torch.ones_like(r)
-        else:
-            w = torch.as_tensor(inverse_propensity_weights(validation_propensity, n=len(r)))
+        if validation_propensity is None and self.method != "naive":
+            raise ValueError(f"method={self.method!r} needs validation_propensity with validation")
+        w = (torch.ones_like(r) if validation_propensity is None
+             else torch.as_tensor(inverse_propensity_weights(validation_propensity, n=len(r))))
 
         def snips_mse(module):
             error = (module.model(u, i).clamp(schema.RATING_MIN, schema.RATING_MAX).double() - r) ** 2
@@ -327,8 +325,7 @@ def select_by_validation(estimator: DebiasedRecommender, grid: dict, ratings: pd
     rows = []
     for params in combos:
         models = [clone(estimator).set_params(**params).fit(fit_r, propensity=None if naive else fit_p, n_users=n_users,
-                                                            n_items=n_items, validation=val_r,
-                                                            validation_propensity=None if naive else val_p)
+                  n_items=n_items, validation=val_r, validation_propensity=None if naive else val_p)
                   for fit_r, fit_p, val_r, val_p in parts]
         rows.append({**params, "validation": float(np.mean([m.history_["validation"].min() for m in models])),
                      "epochs": int(np.median([m.best_epoch_ for m in models]))})
