@@ -199,7 +199,14 @@ def merge(paths, out):
     result = {"movielens": {}, "sizes": [], "machine": [r["machine"] for r in runs]}
     by_dim = {}
     for run in runs:
-        result["movielens"].update({k: v for k, v in run["movielens"].items() if k != "sasrec"})
+        for name, entry in run["movielens"].items():
+            if name == "cornac_sasrec" and name in result["movielens"]:   # two parts of its grid: keep the best
+                other = result["movielens"][name]
+                grid, commands = other["grid"] + entry["grid"], [other["command"], entry["command"]]
+                entry = max([other, entry], key=lambda e: e["chosen"]["validation_ndcg_at_10"])
+                entry = {**entry, "grid": grid, "command": commands}
+            if name != "sasrec":
+                result["movielens"][name] = entry
         for size in run["sizes"]:     # the seeds of one width may come from several runs
             seeds = by_dim.setdefault(size["dim"], {"dim": size["dim"], "parameters": size["parameters"], "runs": []})
             seeds["runs"] += [{**r, "command": r.get("command", size.get("command"))} for r in size["runs"]]
