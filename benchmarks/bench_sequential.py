@@ -29,9 +29,15 @@ Protocol (stated again in the JSON):
         --json benchmarks/results/bench_sequential.json
 
 ``--parts`` runs only some methods and ``--update`` keeps the other methods' entries
-of an existing JSON (each entry records the command that produced it). A size's
-numbers are medians over its seeds; the headline ``sasrec`` entry is the size with
-the best median *validation* NDCG@10.
+of an existing JSON; ``--merge A.json B.json ...`` combines runs of different parts
+(the seeds of one width, the learning rates of Cornac's SASRec); every entry records
+the command that produced it. A size's numbers are medians over its seeds; the headline
+``sasrec`` entry is the size with the best median *validation* NDCG@10.
+
+Cost: Cornac's SASRec trains every prefix of every history as its own sequence, so one
+epoch took 4 to 10 minutes on the shared 2-core machine; the committed run caps it at
+3 epochs (a worker stopped from outside reports its best epoch so far, ``completed``
+false). Its validation NDCG was still rising at the cap: it is under-trained.
 """
 
 from __future__ import annotations
