@@ -94,6 +94,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_simulate.py --repeats $(BENCH_REPEATS)
 	$(BIN)/python benchmarks/bench_dowhy.py --repeats $(BENCH_REPEATS) --refute
 	-$(BIN)/python benchmarks/bench_serving.py --repeats $(BENCH_REPEATS)
+	$(BIN)/python benchmarks/bench_uplift.py --json benchmarks/results/bench_uplift.json $(if $(ECONML_PYTHON),--econml-python $(ECONML_PYTHON))
+	$(BIN)/python benchmarks/bench_ope.py
+	$(BIN)/python benchmarks/ope_peer_obp.py
 	$(BIN)/python benchmarks/summarize.py
 
 clean:

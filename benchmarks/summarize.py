@@ -29,6 +29,8 @@ def _table(header, rows) -> list[str]:
 
 def _machine(result) -> str:
     m = result.get("machine", {})
+    if isinstance(m, list):  # a JSON merged from several runs keeps one record per run: show the last
+        m = m[-1] if m else {}
     load = m.get("load_average_1_5_15") or m.get("load_average_at_end") or m.get("load_average_1_5_15_after")
     parts = [f"{m.get('cores', '?')} cores", f"torch {m['torch']}" if "torch" in m else None,
              f"torch threads {m['torch_default_threads']}" if "torch_default_threads" in m else None,

@@ -70,6 +70,11 @@ def _frame():
     return cr.causal.analysis_frame(world())
 
 
+def _effect_data():
+    frame = _frame()
+    return (np.random.default_rng(0).normal(size=(len(frame), 3)),)
+
+
 # name -> (make an unfitted estimator, fit it and return what fit returned, use it -> array)
 RECIPES = {
     "Recommender": _recommender_recipe(lambda: cr.Recommender(dim=4, epochs=2, random_state=0),
@@ -105,6 +110,11 @@ RECIPES = {
         lambda: cr.sequence.SequentialRecommender(dim=8, n_blocks=1, max_len=8, epochs=1, random_state=0),
         lambda est: est.fit(world().interactions[world().interactions[schema.CLICKED] == 1], **_sizes()),
         lambda est: est.score_items(FIRST_USERS)),
+    "EffectModel": (
+        lambda: cr.uplift.EffectModel(max_iter=10, random_state=0),
+        lambda est: est.fit(_effect_data()[0], _frame()[schema.EXPOSED], _frame()[schema.PURCHASED],
+                            propensity=np.clip(_frame()[schema.EXPOSED].mean(), 0.05, 0.95) + 0 * _effect_data()[0][:, 0]),
+        lambda est: est.predict(_effect_data()[0])),
     "TextVectorizer": (
         lambda: cr.prep.TextVectorizer(),
         lambda est: est.fit(world().items[schema.DESCRIPTION]),
