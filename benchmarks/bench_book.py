@@ -38,7 +38,7 @@ def run_one(path: str) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("chapters", nargs="*", help="notebook paths (default: every book/NN_*.ipynb)")
+    parser.add_argument("chapters", nargs="*", help="notebook paths (default: every book/NN*_*.ipynb, 06b included)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "book.json"))
     parser.add_argument("--one", help=argparse.SUPPRESS)
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     if args.one:
         print(json.dumps(run_one(args.one)))
         return 0
-    chapters = [Path(c) for c in args.chapters] or sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+    chapters = [Path(c) for c in args.chapters] or sorted(BOOK.glob("[0-9][0-9]*_*.ipynb"))
     rows = []
     for chapter in chapters:
         runs = []
