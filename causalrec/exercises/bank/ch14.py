@@ -17,7 +17,7 @@ def _organic_share():
     return float((log.loc[log[schema.PURCHASED] == 1, schema.EXPOSED] == 0).mean())
 
 
-@expect("ch14-slot-selection", what="the ratio", low=0,
+@expect("ch14-slot-selection", what="the ratio", low=0, rtol=1e-5,
         hint="take the logged rows that were shown at the top slot and at slot 5, average the simulator's true "
              "relevance of each group, and divide the first mean by the second")
 def _slot_selection():
