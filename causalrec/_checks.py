@@ -66,14 +66,17 @@ def check_memory(n_bytes: float, request: str) -> None:
                          f"this machine's {total / 2**30:.1f} GiB; ask for a smaller size")
 
 
-def check_dataframe(df, name: str, required=(), *, allow_empty: bool = False) -> pd.DataFrame:
-    """Check that ``df`` is a (non-empty) DataFrame holding the ``required`` columns."""
+def check_dataframe(df, name: str, required=(), *, ids=(), allow_empty: bool = False) -> pd.DataFrame:
+    """Check that ``df`` is a (non-empty) DataFrame holding the ID columns ``ids`` (each passing
+    :func:`check_id_column`) and the ``required`` columns."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
-    if missing := [c for c in required if c not in df.columns]:
+    if missing := [c for c in (*ids, *required) if c not in df.columns]:
         raise ValueError(f"{name} is missing required column(s) {missing}; it has {list(df.columns)}")
     if not allow_empty and len(df) == 0:
         raise ValueError(f"{name} is empty: it needs at least one row")
+    for column in ids:
+        check_id_column(df, column, name)
     return df
 
 

@@ -22,9 +22,10 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, ndcg_score,
 from sklearn.utils.validation import check_is_fitted
 
 from . import schema
-from ._checks import check_dataframe, check_fraction, check_id_column, check_positive_int, check_random_state, seed_from
+from ._checks import check_dataframe, check_fraction, check_ids, check_positive_int, check_random_state, seed_from
 from .data.simulate import simulate_shop
 from .models import MatrixFactorization, NeuMF
+from .prep import check_ratings
 from .propensity import (check_propensity, dr_estimate, inverse_propensity_weights, ips_estimate, naive_estimate,
                          snips_estimate)
 from .train import fit_torch
@@ -36,16 +37,9 @@ __all__ = ["DebiasedRecommender", "METHODS", "logged_ratings", "split_by_user", 
 METHODS = ("naive", "ips", "snips", "dr")
 
 
-def _check_ratings(ratings, name: str = "ratings") -> pd.DataFrame:
-    check_dataframe(ratings, name, [schema.USER, schema.ITEM, schema.RATING])
-    for column in (schema.USER, schema.ITEM):
-        check_id_column(ratings, column, name)
-    r = ratings[schema.RATING].to_numpy(dtype=float)
-    bad = ~((r >= schema.RATING_MIN) & (r <= schema.RATING_MAX))
-    if bad.any():
-        raise ValueError(f"column {schema.RATING!r} of {name} must lie in [{schema.RATING_MIN}, "
-                         f"{schema.RATING_MAX}]; {int(bad.sum())} value(s) do not, e.g. {r[bad][0]!r}")
-    return ratings
+def _check_ratings(ratings, name: str = "ratings") -> None:
+    check_dataframe(ratings, name, [schema.RATING], ids=(schema.USER, schema.ITEM))
+    check_ratings(ratings, allow_missing=False, name=name)
 
 
 # =========================================================================== data helpers
@@ -54,11 +48,8 @@ def logged_ratings(world) -> pd.DataFrame:
 
     ``truth.rating_propensity`` is the chance that a logged *candidate* got a rating; a pair is
     a candidate of user ``u`` with probability ``c_u / n_items``, so the chance that a pair of
-    the whole ``n_users x n_items`` matrix carries a rating is their product.
-
-    Returns
-    -------
-    DataFrame ``user_id, item_id, rating, propensity``, one row per logged rating.
+    the whole ``n_users x n_items`` matrix carries a rating is their product. Returns a DataFrame
+    ``user_id, item_id, rating, propensity``, one row per logged rating.
 
     >>> import causalrec as cr
     >>> ratings = logged_ratings(cr.simulate_shop(n_users=60, n_items=40, random_state=0))
@@ -97,11 +88,8 @@ def validation_split(ratings: pd.DataFrame, propensity, fraction: float = 0.2, *
 
     A logged pair stays in the fitting part with probability ``1 - fraction``, so its propensity
     there is ``p * (1 - fraction)``; a held-out rating keeps ``p`` (the SNIPS validation error
-    does not depend on the scale).
-
-    Returns
-    -------
-    (fit_ratings, fit_propensity, validation_ratings, validation_propensity)
+    does not depend on the scale). Returns ``(fit_ratings, fit_propensity, validation_ratings,
+    validation_propensity)``.
     """
     p = check_propensity(propensity)
     fraction = check_fraction(fraction, "fraction", inclusive=(False, False))
@@ -111,20 +99,6 @@ def validation_split(ratings: pd.DataFrame, propensity, fraction: float = 0.2, *
 
 
 # =========================================================================== the estimator
-class _Pair(torch.nn.Module):
-    """The rating model and, for DR, the imputation model of its errors (one module to save/restore)."""
-
-    def __init__(self, model, imputation=None):
-        super().__init__()
-        self.model, self.imputation = model, imputation
-
-
-def _network(kind: str, n_users: int, n_items: int, dim: int) -> torch.nn.Module:
-    if kind == "mf":
-        return MatrixFactorization(n_users, n_items, dim=dim)
-    return NeuMF(n_users, n_items, dim=dim, hidden=(2 * dim, dim))
-
-
 def _param_groups(module, lr: float, weight_decay: float, constant: float | None):
     # the one-number parameter (MF's global bias, NeuMF's output bias) starts at the weighted mean
     # rating and is never shrunk toward 0; everything else gets the L2 penalty
@@ -250,10 +224,13 @@ class DebiasedRecommender(BaseEstimator):
         seed = seed_from(self.random_state)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            network = _network(self.model, n_users, n_items, check_positive_int(self.dim, "dim"))
+            dim = check_positive_int(self.dim, "dim")
+            network = (MatrixFactorization(n_users, n_items, dim=dim) if self.model == "mf"
+                       else NeuMF(n_users, n_items, dim=dim, hidden=(2 * dim, dim)))
             imputation = (MatrixFactorization(n_users, n_items, dim=check_positive_int(self.imputation_dim, "imputation_dim"))
                           if self.method == "dr" else None)
-        module = _Pair(network, imputation)
+        # the rating model and (DR) the imputation model of its errors: one module for fit_torch to save/restore
+        module = torch.nn.ModuleDict({"model": network, "imputation": imputation})
         groups = _param_groups(network, self.lr, self.weight_decay, mean)
         if imputation is not None:
             groups += _param_groups(imputation, self.imputation_lr, self.imputation_weight_decay, 0.0)
@@ -294,13 +271,10 @@ class DebiasedRecommender(BaseEstimator):
     def predict(self, users, items) -> np.ndarray:
         """Predicted ratings of the pairs ``(users[k], items[k])``, clipped to the rating scale, shape (n,)."""
         check_is_fitted(self)
-        u, i = np.asarray(users), np.asarray(items)
-        if u.ndim != 1 or u.shape != i.shape:
-            raise ValueError(f"users and items must be 1-D and of the same length, got shapes {u.shape} and {i.shape}")
-        for ids, n, name in ((u, self.n_users_, "users"), (i, self.n_items_, "items")):
-            if ids.size and (ids.min() < 0 or ids.max() >= n):
-                raise ValueError(f"{name} must lie in [0, {n}), got [{ids.min()}, {ids.max()}]")
-        out = self.model_(torch.as_tensor(u.astype(np.int64)), torch.as_tensor(i.astype(np.int64)))
+        u, i = check_ids(users, "users", self.n_users_, "user"), check_ids(items, "items", self.n_items_, "item")
+        if len(u) != len(i):
+            raise ValueError(f"users and items must have the same length, got {len(u)} and {len(i)}")
+        out = self.model_(torch.from_numpy(u), torch.from_numpy(i))
         return out.clamp(schema.RATING_MIN, schema.RATING_MAX).double().numpy()
 
 
@@ -312,11 +286,8 @@ def select_by_validation(estimator: DebiasedRecommender, grid: dict, ratings: pd
     Every combination of ``grid`` (name -> values, e.g. ``{"weight_decay": [1e-3, 1e-2], "clip": [0.01, 0.05]}``)
     is fitted on ``1 - fraction`` of ``ratings`` and scored by its best SNIPS-weighted MSE on the
     rest (plain MSE for ``"naive"``), averaged over ``splits`` random splits. The winner is
-    refitted on all ratings for its median best number of epochs.
-
-    Returns
-    -------
-    (fitted estimator, DataFrame of every setting's score and best epoch)
+    refitted on all ratings for its median best number of epochs. Returns ``(fitted estimator,
+    DataFrame of every setting's score and best epoch)``.
     """
     rng = check_random_state(random_state)
     parts = [validation_split(ratings, propensity, fraction, random_state=rng) for _ in range(check_positive_int(splits, "splits"))]
@@ -360,10 +331,7 @@ def evaluation_estimator_study(predictor: Callable, *, seeds=range(20), n_users:
     For each seed a fresh world is simulated; the predictor's squared error on its logged ratings
     is averaged by the naive, IPS, SNIPS and DR estimators (true propensities). DR imputes every
     pair's squared error as ``(prediction - m)**2 + v``, ``m`` and ``v`` the SNIPS mean and
-    variance of a rating. The target is the MSE on that world's randomized slice.
-
-    Returns
-    -------
+    variance of a rating. The target is the MSE on that world's randomized slice. Returns a
     DataFrame, one row per seed (index ``seed``): ``naive, ips, snips, dr, randomized``.
     """
     if not callable(predictor):

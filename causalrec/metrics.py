@@ -14,7 +14,7 @@ import pandas as pd
 import sklearn.metrics as skm
 
 from . import schema
-from ._checks import (check_binary, check_dataframe, check_finite_1d, check_fraction, check_id_column, check_ids,
+from ._checks import (check_binary, check_dataframe, check_finite_1d, check_fraction, check_ids,
                       check_numeric_column, check_positive_int)
 
 RANKING_METRICS = ("precision_at_k", "recall_at_k", "f1_at_k", "ndcg_at_k", "map_at_k", "hit_rate_at_k")
@@ -106,9 +106,7 @@ def auc(y_true, scores, *, sample_weight=None) -> float:
 
 
 def _check_pairs(df, name: str, extra=()) -> pd.DataFrame:
-    check_dataframe(df, name, [USER, ITEM, *extra])
-    for column in (USER, ITEM):
-        check_id_column(df, column, name)
+    check_dataframe(df, name, extra, ids=(USER, ITEM))
     if (duplicated := df.duplicated([USER, ITEM])).any():
         user, item = (df.loc[duplicated, column].iloc[0] for column in (USER, ITEM))
         raise ValueError(f"{name} lists the pair ({USER}={user}, {ITEM}={item}) more than once")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from ._checks import check_dataframe, check_id_column, check_ids, check_numeric_column, check_positive_int
+from ._checks import check_dataframe, check_ids, check_numeric_column, check_positive_int
 
 #: matplotlib's colour-blind-safe "tableau-colorblind10" colours, in order of use.
 PALETTE = ("#006BA4", "#FF800E", "#ABABAB", "#595959", "#5F9ED1", "#C85200", "#898989", "#A2C8EC", "#FFBC79", "#CFCFCF")
@@ -35,8 +35,7 @@ def popularity_shares(data, *, column=None, n_items=None) -> pd.Series:
     {1: 0.6, 2: 0.3, 0: 0.1}
     """
     if isinstance(data, pd.DataFrame):
-        check_dataframe(data, "data", [schema.ITEM] + ([column] if column else []))
-        check_id_column(data, schema.ITEM, "data")
+        check_dataframe(data, "data", [column] if column else [], ids=(schema.ITEM,))
         if column:
             check_numeric_column(data, column, "data")
         counts = (data.groupby(schema.ITEM)[column].sum() if column else data.groupby(schema.ITEM).size()).astype(float)

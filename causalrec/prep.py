@@ -217,9 +217,7 @@ def _split(df: pd.DataFrame, test: np.ndarray) -> tuple[pd.DataFrame, pd.DataFra
 
 def _checked_log(df, time=None, *, min_rows=2):
     """Check a log to split; return the values of its ``time`` column (numeric or datetime), if named."""
-    check_dataframe(df, "df", (schema.USER, schema.ITEM) + ((time,) if time else ()))
-    for column in (schema.USER, schema.ITEM):
-        check_id_column(df, column, "df")
+    check_dataframe(df, "df", (time,) if time else (), ids=(schema.USER, schema.ITEM))
     if len(df) < min_rows:
         raise ValueError(f"df has {len(df)} row; this split needs at least {min_rows}")
     if time is None:

@@ -12,7 +12,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from . import schema
-from ._checks import (check_binary, check_dataframe, check_fraction, check_id_column, check_ids, check_numeric_column,
+from ._checks import (check_binary, check_dataframe, check_fraction, check_ids, check_numeric_column,
                       check_positive_int, check_random_state, progress_bar)
 
 __all__ = ["TopK", "top_k", "recommend", "topk_frame", "rerank_mmr", "rerank_exposure", "ColdStartSplit",
@@ -236,13 +236,12 @@ def cold_start_split(interactions, *, cold_user_share=0.1, cold_item_share=0.1, 
     >>> len(split.cold_users), bool(split.train["user_id"].isin(split.cold_users).any())
     (1, False)
     """
-    check_dataframe(interactions, "interactions", [schema.USER, schema.ITEM])
+    check_dataframe(interactions, "interactions", ids=(schema.USER, schema.ITEM))
     shares = [check_fraction(s, name, inclusive=(True, False)) for s, name in
               ((cold_user_share, "cold_user_share"), (cold_item_share, "cold_item_share"))]
     rng = check_random_state(random_state)
     cold = []
     for column, share in zip((schema.USER, schema.ITEM), shares):
-        check_id_column(interactions, column, "interactions")
         ids = np.unique(interactions[column].to_numpy())
         n = int(round(share * len(ids)))
         if n >= len(ids):
@@ -261,8 +260,7 @@ def first_interactions(interactions, n, *, order_by=schema.DAY):
     >>> [part["item_id"].tolist() for part in first_interactions(log, 2)]
     [[2, 3, 1], [1]]
     """
-    check_dataframe(interactions, "interactions", [schema.USER, schema.ITEM, order_by])
-    check_id_column(interactions, schema.USER, "interactions")
+    check_dataframe(interactions, "interactions", [schema.ITEM, order_by], ids=(schema.USER,))
     check_numeric_column(interactions, order_by, "interactions")
     n = check_positive_int(n, "n", minimum=0)
     order = np.argsort(interactions[order_by].to_numpy(), kind="stable")

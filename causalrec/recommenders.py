@@ -15,7 +15,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from . import schema
-from ._checks import (SHOW, check_binary, check_dataframe, check_fraction, check_id_column, check_ids,
+from ._checks import (SHOW, check_binary, check_dataframe, check_fraction, check_ids,
                       check_numeric_column, check_positive_int, seed_from)
 from .models import MatrixFactorization, MultimodalRecommender, NeuMF
 from .prep import TextVectorizer, normalize_images
@@ -164,9 +164,7 @@ class Recommender(_Base):
         catalogue (``item_id`` 0 .. n - 1 in order; its ``description`` is the multimodal text
         unless ``text`` is given); ``images`` (n_items, H, W) in [0, 1] and ``text``: multimodal only."""
         self._check_params()
-        check_dataframe(interactions, "interactions", [schema.USER, schema.ITEM, target])
-        for column in (schema.USER, schema.ITEM):
-            check_id_column(interactions, column, "interactions")
+        check_dataframe(interactions, "interactions", [target], ids=(schema.USER, schema.ITEM))
         check_numeric_column(interactions, target, "interactions")
         if self.loss != "mse":
             check_binary(interactions[target], f"interactions[{target!r}] (loss={self.loss!r} needs 0/1)")
@@ -284,9 +282,7 @@ class _Baseline(_Base):
         self.positive, self.positive_threshold = positive, positive_threshold
 
     def _fit_positives(self, interactions, n_users=None, n_items=None):
-        check_dataframe(interactions, "interactions", [schema.USER, schema.ITEM, self.positive])
-        for column in (schema.USER, schema.ITEM):
-            check_id_column(interactions, column, "interactions")
+        check_dataframe(interactions, "interactions", [self.positive], ids=(schema.USER, schema.ITEM))
         check_numeric_column(interactions, self.positive, "interactions", allow_nan=True)
         check_fraction(self.positive_threshold, "positive_threshold", low=-np.inf, high=np.inf)
         users = check_ids(interactions[schema.USER].to_numpy(), f"interactions[{schema.USER!r}]")
