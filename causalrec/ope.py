@@ -9,9 +9,11 @@ model :math:`\hat q_j(a)`, :math:`\hat q_j(\pi) = \pi_j \hat q_j(1) + (1 - \pi_j
 - DM: :math:`\frac{1}{U}\sum_j \hat q_j(\pi)`;  IPS: :math:`\frac{1}{U}\sum_j w_j y_j`;
 - SNIPS: :math:`\frac{\sum_j w_j y_j}{\sum_j w_j} \frac{n}{U}` (Swaminathan & Joachims, 2015);
 - DR: :math:`\frac{1}{U}\sum_j [\hat q_j(\pi) + w_j (y_j - \hat q_j(a_j))]` (Dudik et al., 2011);
-- switch: DR's correction only where :math:`w_j \le \tau`, the model alone elsewhere (Wang et al., 2017).
+- switch (SWITCH-DR, Wang et al., 2017): DR's correction only where :math:`w_j \le \tau`, the model elsewhere.
 
-Standard errors treat users as independent: each estimate is a mean of per-user terms.
+Standard errors hold the world fixed (users, candidates, policy, model): only the log's coin flips vary, independently
+per pair; each pair's term is centred on the model's guess of its mean (else on the terms' mean), conservative by the
+model's squared error. DM has none given its model (se NaN): its error is the model's bias.
 """
 
 from __future__ import annotations
@@ -86,21 +88,19 @@ def estimate_value(estimator: str, users, shown, purchased, propensity, target, 
     n_users = int(u.max()) + 1 if n_users is None else int(n_users)
     if len(u) != len(w) or len(y) != len(w) or n_users <= u.max():
         raise ValueError(f"users and purchased need one value per pair ({len(w)}) and IDs below n_users ({n_users})")
-    if estimator in ("dm", "dr", "switch"):
-        if q_hidden is None or q_shown is None:
-            raise ValueError(f"{estimator} needs the outcome model's q_hidden and q_shown")
+    if not (model := q_hidden is not None and q_shown is not None) and estimator in ("dm", "dr", "switch"):
+        raise ValueError(f"{estimator} needs the outcome model's q_hidden and q_shown")
+    if model:
         q0, q1 = check_finite_1d(q_hidden, "q_hidden"), check_finite_1d(q_shown, "q_shown")
         if len(q0) != len(w) or len(q1) != len(w):
             raise ValueError(f"q_hidden and q_shown need one value per pair ({len(w)})")
         q_pi, q_a = pi * q1 + (1 - pi) * q0, np.where(a == 1, q1, q0)
-    per_pair = {"dm": lambda: q_pi, "ips": lambda: w * y, "snips": lambda: w * y,
-                "dr": lambda: q_pi + w * (y - q_a), "switch": lambda: q_pi + (w <= threshold) * w * (y - q_a)}
-    terms = np.bincount(u, per_pair[estimator](), minlength=n_users)  # per-user sums
-    if estimator == "snips":  # the ratio's linearisation: per-user terms whose mean is the estimate
-        sums, counts = np.bincount(u, w, minlength=n_users), np.bincount(u, minlength=n_users)
-        ratio = terms.sum() / sums.sum()
-        terms = counts.mean() * (terms - ratio * sums) / sums.mean() + ratio * counts
-    return Estimate(estimator, float(terms.mean()), float(terms.std(ddof=1) / np.sqrt(n_users)))
+    per_pair = {"dm": lambda: q_pi, "ips": lambda: w * y, "dr": lambda: q_pi + w * (y - q_a),
+                "snips": lambda: w * y - (w * y).sum() / w.sum() * (w - 1),  # linearised ratio: same sum
+                "switch": lambda: q_pi + (w <= threshold) * w * (y - q_a)}
+    terms = per_pair[estimator]()
+    se = np.nan if estimator == "dm" else np.sqrt(((terms - (q_pi if model else terms.mean())) ** 2).sum()) / n_users
+    return Estimate(estimator, float(terms.sum() / n_users), float(se))
 
 
 def evaluate_policy(log: pd.DataFrame, target, propensity, q_hidden=None, q_shown=None, *, n_users: int,

@@ -86,13 +86,15 @@ def test_estimators_against_the_truth_over_fresh_logs(world, relogged, kind):
     users = world.interactions[schema.USER]
     bad_q0, bad_q1 = np.full(len(mu), 0.5), np.full(len(mu), 0.5)  # a wrong outcome model
     values = {name: [] for name in ("dm", "ips", "snips", "dr", "switch", "dr_oracle", "dr_bad", "dm_bad")}
-    covered = []
+    covered = {name: [] for name in ("ips", "snips", "dr", "switch")}
     for d in draws:
         args = (users, d["shown"], d["purchased"], mu, target)
         table = ope.evaluate_policy(d.assign(exposed=d["shown"]), target, mu, q0, q1, n_users=world.n_users)
         for name in ope.ESTIMATORS:
             values[name].append(table.loc[name, "value"])
-        covered.append(table.loc["ips", "ci_low"] <= true <= table.loc["ips", "ci_high"])
+        for name in covered:
+            covered[name].append(table.loc[name, "ci_low"] <= true <= table.loc[name, "ci_high"])
+        assert np.isnan(table.loc["dm", "se"])  # given its model, DM has no sampling error to report
         values["dr_oracle"].append(table.loc["dr", "value"])
         values["dr_bad"].append(ope.estimate_value("dr", *args, bad_q0, bad_q1, n_users=world.n_users).value)
         values["dm_bad"].append(ope.estimate_value("dm", *args, bad_q0, bad_q1, n_users=world.n_users).value)
@@ -103,7 +105,8 @@ def test_estimators_against_the_truth_over_fresh_logs(world, relogged, kind):
     assert abs(err["dm_bad"].mean()) > 1.0  # a wrong model: DM is far off, DR is not
     assert abs(err["snips"].mean()) < 0.02 * true
     assert err["dr_oracle"].std() <= err["ips"].std()  # an exact model never adds variance
-    assert 0.9 <= np.mean(covered) <= 1.0
+    for name, c in covered.items():  # the truth is fixed given the world: 95% intervals cover 95% of fresh logs
+        assert 0.9 <= np.mean(c) <= 0.99, (name, np.mean(c))  # 200 logs: 0.95 +- 3 Monte Carlo se
 
 
 def test_switch_is_dr_below_the_threshold_and_dm_above(world, relogged):
