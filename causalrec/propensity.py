@@ -6,8 +6,8 @@ is estimated by :func:`naive_estimate` (the observed mean: biased), :func:`ips_e
 (:math:`\frac{1}{|D|}\sum_O \delta/p`: unbiased with the true :math:`p`), :func:`snips_estimate` (the
 1/p-weighted mean: steadier) and :func:`dr_estimate` (an imputation plus the IPS-weighted errors of
 it: unbiased if either the propensities or the imputation are right). The propensity models are
-scikit-learn estimators: :class:`PopularityPropensity`, :class:`LogisticPropensity` and
-:class:`NaiveBayesPropensity` (Schnabel et al., ICML 2016).
+scikit-learn estimators: :class:`LogisticPropensity` and :class:`NaiveBayesPropensity` (Schnabel et al.,
+ICML 2016).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from . import schema
 from ._checks import check_binary, check_dataframe, check_finite_1d, check_fraction, check_positive_int, seed_from
 
 __all__ = ["check_propensity", "inverse_propensity_weights", "naive_estimate", "ips_estimate", "snips_estimate",
-           "dr_estimate", "PopularityPropensity", "LogisticPropensity", "NaiveBayesPropensity", "calibration_table"]
+           "dr_estimate", "LogisticPropensity", "NaiveBayesPropensity", "calibration_table"]
 
 
 def check_propensity(propensity, name: str = "propensity") -> np.ndarray:
@@ -101,53 +101,6 @@ def dr_estimate(values, propensity, imputed, *, imputed_mean: float, n_total: in
     if len(m) != len(v):
         raise ValueError(f"imputed has {len(m)} values for {len(v)} observed values")
     return float(check_finite_1d([imputed_mean], "imputed_mean")[0] + ips_estimate(v - m, propensity, n_total, clip=clip))
-
-
-class PopularityPropensity(BaseEstimator):
-    """An item's propensity: its smoothed share of logged candidates that were observed.
-
-    ``p_i = (observed_i + smoothing * prior) / (candidates_i + smoothing)``, the prior being the
-    overall rate; with ``n_users`` (a log of observed pairs only) every user is a candidate.
-    Learned: ``item_propensity_``, ``prior_``.
-
-    >>> log = pd.DataFrame({"item_id": [0, 0, 0, 1, 1], "exposed": [1, 1, 0, 1, 0]})
-    >>> PopularityPropensity(smoothing=0.0).fit(log, n_items=2).item_propensity_.round(3).tolist()
-    [0.667, 0.5]
-    """
-
-    def __init__(self, *, column: str = schema.EXPOSED, smoothing: float = 1.0):
-        self.column = column
-        self.smoothing = smoothing
-
-    def fit(self, interactions: pd.DataFrame, *, n_items: int, n_users: int | None = None):
-        check_dataframe(interactions, "interactions", [schema.ITEM])
-        n_items = check_positive_int(n_items, "n_items")
-        smoothing = check_fraction(self.smoothing, "smoothing", high=np.inf)
-        items = interactions[schema.ITEM].to_numpy()
-        if items.min() < 0 or items.max() >= n_items:
-            raise ValueError(f"column 'item_id' must lie in [0, {n_items}), got [{items.min()}, {items.max()}]")
-        if n_users is None:
-            check_dataframe(interactions, "interactions", [self.column])
-            counts = np.bincount(items, minlength=n_items).astype(float)
-            hits = np.bincount(items, weights=check_binary(interactions[self.column], self.column), minlength=n_items)
-        else:
-            counts = np.full(n_items, float(check_positive_int(n_users, "n_users")))
-            hits = np.bincount(items, minlength=n_items).astype(float)
-        prior = hits.sum() / counts.sum()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p = np.where(counts + smoothing > 0, (hits + smoothing * prior) / (counts + smoothing), prior)
-        # an item never observed would get p = 0: floor it at a tenth of the smallest positive value
-        self.item_propensity_ = np.clip(p, p[p > 0].min() / 10 if (p > 0).any() else 1.0, 1.0)
-        self.prior_ = float(prior)
-        return self
-
-    def predict(self, items) -> np.ndarray:
-        """Propensity of each item ID in ``items``, shape (n,)."""
-        check_is_fitted(self)
-        items = np.asarray(items, dtype=np.int64)
-        if items.size and (items.min() < 0 or items.max() >= len(self.item_propensity_)):
-            raise ValueError(f"items must lie in [0, {len(self.item_propensity_)}), got [{items.min()}, {items.max()}]")
-        return self.item_propensity_[items]
 
 
 class LogisticPropensity(BaseEstimator):

@@ -93,10 +93,6 @@ RECIPES = {
         lambda: cr.DebiasedRecommender(method="dr", epochs=2, random_state=0),
         lambda est: est.fit(_logged_ratings(), propensity=_logged_ratings()["propensity"], **_sizes()),
         lambda est: est.predict(FIRST_USERS, FIRST_USERS)),
-    "PopularityPropensity": (
-        lambda: cr.propensity.PopularityPropensity(),
-        lambda est: est.fit(world().interactions, n_items=world().n_items),
-        lambda est: est.predict(np.arange(world().n_items))),
     "LogisticPropensity": (
         lambda: cr.propensity.LogisticPropensity(),
         lambda est: est.fit(_frame()),

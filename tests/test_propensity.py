@@ -38,18 +38,6 @@ def test_logistic_propensity_recovers_the_logging_policy(worlds, seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_popularity_propensity_tracks_item_level_truth(worlds, seed):
-    world = worlds[seed]
-    model = P.PopularityPropensity().fit(world.interactions, n_items=world.n_items)
-    true_by_item = pd.Series(world.truth.propensity).groupby(world.interactions[schema.ITEM].to_numpy()).mean()
-    estimated = model.item_propensity_[true_by_item.index]
-    assert np.corrcoef(estimated, true_by_item)[0, 1] > 0.85
-    # but it ignores the user side, so pair-level errors are larger than the logistic model's
-    pair_error = np.abs(model.predict(world.interactions[schema.ITEM]) - world.truth.propensity).mean()
-    assert pair_error > 0.1
-
-
-@pytest.mark.parametrize("seed", SEEDS)
 def test_naive_bayes_propensities_track_the_true_rating_propensities(worlds, seed):
     """On small worlds: the estimate ranks pairs like the truth, and its weights undo self-selection."""
     from causalrec.debias import logged_ratings
@@ -126,8 +114,6 @@ def test_bad_inputs_to_estimators():
         P.LogisticPropensity(features=["y"]).fit(frame)
     with pytest.raises(ValueError, match="feature column 'x' holds 1 NaN"):
         P.LogisticPropensity(features=["x"]).fit(frame.assign(x=[0.1, np.nan, 0.3], exposed=[0, 1, 1]))
-    with pytest.raises(ValueError, match="'item_id' must lie in"):
-        P.PopularityPropensity().fit(pd.DataFrame({"item_id": [0, 5], "exposed": [1, 0]}), n_items=3)
     with pytest.raises(ValueError, match="outside"):
         P.NaiveBayesPropensity().fit([6], [1, 2], n_pairs=10)
     with pytest.raises(ValueError, match="NaN"):
@@ -136,7 +122,7 @@ def test_bad_inputs_to_estimators():
         P.NaiveBayesPropensity().fit([1, 2], [1, 2], n_pairs=10)
 
 
-@pytest.mark.parametrize("estimator", [P.PopularityPropensity(smoothing=2.0), P.LogisticPropensity(features=["x"], C=0.5),
+@pytest.mark.parametrize("estimator", [P.LogisticPropensity(features=["x"], C=0.5),
                                        P.NaiveBayesPropensity(smoothing=1.0)])
 def test_propensity_models_follow_the_sklearn_contract(estimator):
     copy = clone(estimator)
