@@ -40,7 +40,7 @@ def _randomized_selection_bias():
 
 
 @expect("ch07-clicked-rating", what="the mean rating", low=1, high=5,
-        hint="every randomized pair has a rating; average it over the clicked pairs only")
+        hint="the slice asked every pair for a rating; which of its rows could have been rated in the log?")
 def _clicked_rating():
     randomized = default_world().randomized
     return float(randomized.loc[randomized[schema.CLICKED] == 1, schema.RATING].mean())
