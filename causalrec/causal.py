@@ -43,18 +43,6 @@ _FRAME_COLUMNS = (schema.USER, schema.ITEM, schema.DAY, schema.POLICY_SCORE, LOG
                   schema.POSITION, schema.CLICKED, schema.PURCHASED)
 
 
-def _dowhy_causal_model():
-    """DoWhy's ``CausalModel``, imported on first use; its import replaces ``sys.displayhook``: put it back."""
-    hook = sys.displayhook
-    try:
-        with warnings.catch_warnings():  # tqdm.auto, inside Jupyter without ipywidgets
-            warnings.filterwarnings("ignore", message=r"IProgress not found", module=r"tqdm")
-            from dowhy import CausalModel
-    finally:
-        sys.displayhook = hook
-    return CausalModel
-
-
 @contextlib.contextmanager
 def _quiet_dowhy(frame: pd.DataFrame | None = None):
     """Quiet DoWhy; drop the columns its propensity estimators add to ``frame`` (a refuter would reuse them)."""
@@ -228,10 +216,8 @@ class EffectTable:
 
 
 def _check_columns(data, treatment, outcome) -> None:
-    check_dataframe(data, "data")
+    check_dataframe(data, "data", [treatment, outcome])
     for role, column in (("treatment", treatment), ("outcome", outcome)):
-        if not isinstance(column, str) or column not in data.columns:
-            raise ValueError(f"the {role} column {column!r} is not in data; its columns are {list(data.columns)}")
         check_numeric_column(data, column, f"data (the {role})")
     if treatment == outcome:
         raise ValueError(f"treatment and outcome must be different columns, both are {treatment!r}")
@@ -332,16 +318,22 @@ def causal_model(data: pd.DataFrame, graph=None, *, treatment: str = schema.EXPO
         if isinstance(common_causes, str):
             raise TypeError(f"common_causes must be a list of column names, got the string {common_causes!r}")
         causes = tuple(common_causes)
-        if missing := [c for c in causes if c not in data.columns]:
-            raise ValueError(f"common_causes {missing} are not columns of data; its columns are {list(data.columns)}")
+        check_dataframe(data, "data (the common_causes)", causes)
         if set(causes) & {treatment, outcome}:
             raise ValueError("common_causes must not include the treatment or the outcome")
     work = data.copy()
     if _is_binary(work[treatment]):
         work[treatment] = work[treatment].to_numpy() == 1
+    hook = sys.displayhook  # DoWhy, imported on first use, replaces sys.displayhook: put it back
+    try:
+        with warnings.catch_warnings():  # tqdm.auto, inside Jupyter without ipywidgets
+            warnings.filterwarnings("ignore", message=r"IProgress not found", module=r"tqdm")
+            from dowhy import CausalModel
+    finally:
+        sys.displayhook = hook
     with _quiet_dowhy():
-        model = _dowhy_causal_model()(data=work, treatment=treatment, outcome=outcome, graph=g,
-                                      common_causes=None if causes is None else list(causes))
+        model = CausalModel(data=work, treatment=treatment, outcome=outcome, graph=g,
+                            common_causes=None if causes is None else list(causes))
         estimand = model.identify_effect(proceed_when_unidentifiable=True)
     backdoor = estimand.get_backdoor_variables()
     if estimand.estimands.get("backdoor") is None or backdoor is None:
@@ -433,8 +425,7 @@ def effect_by_group(setup: CausalSetup, by: str, method: str = "regression_adjus
                     num_strata: int = 50) -> pd.DataFrame:
     """The average effect (``estimate, n``) within each value of the column ``by``, model rebuilt."""
     _check_setup(setup)
-    if by not in setup.data.columns:
-        raise ValueError(f"the column by={by!r} is not in the data; its columns are {list(setup.data.columns)}")
+    check_dataframe(setup.data, "the data (by)", [by])
     if setup.data[by].isna().any():
         raise ValueError(f"the column by={by!r} holds missing values (NaN); every row needs a group")
     values = sorted(setup.data[by].unique())
