@@ -7,6 +7,9 @@ catalogue for every user by estimated effect, purchase probability (MF on purcha
 at random and by the true effect (oracle). Reports means over seeds of the true incremental
 purchases per user of each top 10 (shown in rank order), logged precision@10 (each user's held-out
 logged rows ranked, a purchase counts as a hit) and uplift@5 from the randomized slice alone.
+It also chooses between the two learners without the truth or the slice (``validate``): MFs and
+learners refitted on 75% of the training rows, each user's 3 held-out training rows with the largest
+estimated effect kept, their mean doubly robust score compared (the higher wins).
 
     python benchmarks/bench_uplift.py [--seeds 0 1 2] [--json PATH] [--econml-python PATH]
 
@@ -48,11 +51,12 @@ np.savez(sys.argv[2], effect=model.effect(d["X_all"]), version=econml.__version_
 """
 
 
-def fit_world(params: dict, seed: int):
-    """The world, its split, the features of every pair, and the fitted models."""
+def fit_world(params: dict, seed: int, rows=None):
+    """The world, its split, the features of every pair, and the models fitted on ``train`` (or on ``rows``)."""
     world = cr.simulate_shop(params=params, random_state=seed)
     log = world.interactions.assign(propensity=world.truth.propensity)
     train, test = cr.prep.random_split(log, test_size=0.3, random_state=seed)
+    train = train if rows is None else rows
     items = world.items[[schema.ITEM]]
     mf = dict(dim=16, epochs=10, verbose=False, random_state=seed)
     click = cr.Recommender("mf", **mf).fit(train[train[schema.EXPOSED] == 1], target=schema.CLICKED, items=items)
@@ -65,6 +69,31 @@ def fit_world(params: dict, seed: int):
                                                                propensity=train["propensity"])
                 for name in ("dr", "t")}
     return world, train, test, features, buy, learners, X
+
+
+def top_k_mean(users, score, values, k):
+    """Per user: the mean of ``values`` over the ``k`` rows with the highest ``score``."""
+    order = np.lexsort((-score, users))
+    kept = order[pd.Series(users[order]).groupby(users[order]).cumcount().to_numpy() < k]
+    return pd.Series(values[kept]).groupby(users[kept]).mean()
+
+
+def validate(params: dict, seed: int, k: int = 3) -> dict:
+    """Truth-free choice of learner: refit on 75% of the training rows, score the other 25% by DR uplift@k."""
+    world = cr.simulate_shop(params=params, random_state=seed)
+    log = world.interactions.assign(propensity=world.truth.propensity)
+    fit, val = cr.prep.random_split(cr.prep.random_split(log, test_size=0.3, random_state=seed)[0],
+                                    test_size=0.25, random_state=seed)
+    _, _, _, features, _, learners, _ = fit_world(params, seed, rows=fit)
+    X = features(val[schema.USER], val[schema.ITEM])
+    mu0, mu1 = (m.predict_proba(X)[:, 1] for m in learners["t"].outcome_models_)  # fitted on `fit` only
+    z, y, e = val[schema.EXPOSED].to_numpy(), val[schema.PURCHASED].to_numpy(), np.clip(val["propensity"], .01, .99)
+    psi = mu1 - mu0 + z * (y - mu1) / e - (1 - z) * (y - mu0) / (1 - e)
+    per_user = {name: top_k_mean(val[schema.USER].to_numpy(), m.predict(X), psi.to_numpy(), k)
+                for name, m in learners.items()}
+    difference = per_user["t"] - per_user["dr"]
+    return {"t": float(per_user["t"].mean()), "dr": float(per_user["dr"].mean()),
+            "se_difference": float(difference.std() / np.sqrt(len(difference)))}
 
 
 def scores_of(world, users, items, features, buy, learners, seed):
@@ -139,10 +168,13 @@ def main(argv=None) -> int:
             block[metric] = {name: float(np.mean([r[metric][name] for r in runs])) for name in runs[0][metric]}
         block["per_seed"] = {metric: {name: [r[metric][name] for r in runs] for name in runs[0][metric]}
                              for metric in ("incremental_purchases_at_10", "logged_precision_at_10")}
+        checks = [validate(params, seed) for seed in args.seeds]
+        block["validation_uplift_at_3"] = {key: [c[key] for c in checks] for key in checks[0]}
+        block["validation_choice"] = ["t" if c["t"] > c["dr"] else "dr" for c in checks]
         incremental = block["incremental_purchases_at_10"]
         block["effect_over_probability"] = incremental["by_effect"] / incremental["by_purchase_probability"]
         result[label] = block
-        print(label, pd.DataFrame({m: block[m] for m in ("incremental_purchases_at_10", "logged_precision_at_10",
+        print(label, block["validation_uplift_at_3"], pd.DataFrame({m: block[m] for m in ("incremental_purchases_at_10", "logged_precision_at_10",
                                                           "uplift_at_5", "uplift_at_5_true")}).round(4), sep="\n")
     if args.econml_python:
         result["econml"] = econml_comparison(args.econml_python)

@@ -5,25 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 from ...data.simulate import simulate_shop
-from ...uplift import UPLIFT_WORLD
+from ...prep import random_split
+from ...uplift import UPLIFT_WORLD, pair_features
 from .. import expect
 
-# must match the exercise texts
-EXPOSED = np.array([1, 1, 0, 0, 1])
-PURCHASED = np.array([1, 0, 1, 0, 1])
-MU0 = np.array([0.2, 0.1, 0.3, 0.1, 0.4])
-MU1 = np.array([0.5, 0.3, 0.4, 0.2, 0.6])
-PROPENSITY = np.array([0.8, 0.5, 0.5, 0.2, 0.25])
-PERCENTILE, ORGANIC_RATE = 0.9, 0.6
+PERCENTILE, ORGANIC_RATE = 0.9, 0.6  # must match the exercise text
 
 
-@expect("ch09b-dr-score", what="the five doubly robust scores", rtol=1e-6,
-        hint="start from the difference of the two outcome predictions; a shown row adds its residual against "
-             "the shown-arm prediction divided by its propensity, a row not shown subtracts its residual "
-             "against the other arm divided by one minus the propensity")
-def _dr_score():
-    z, y, e = EXPOSED, PURCHASED, PROPENSITY
-    return MU1 - MU0 + z * (y - MU1) / e - (1 - z) * (y - MU0) / (1 - e)
+@expect("ch09b-dr-constant", what="the mean doubly robust score with constant outcome models", rtol=1e-6,
+        hint="put c in place of both outcome predictions in the chapter's formula for the score, with the "
+             "propensities clipped to [0.01, 0.99] as in the chapter, and average over the training rows")
+def _dr_constant():
+    world = simulate_shop(params=UPLIFT_WORLD, random_state=0)
+    train, _ = random_split(world.interactions, test_size=0.3, random_state=0)
+    z, y = train["exposed"].to_numpy(), train["purchased"].to_numpy()
+    e, c = np.clip(world.truth.propensity[train.index.to_numpy()], 0.01, 0.99), y.mean()
+    return float(np.mean(z * (y - c) / e - (1 - z) * (y - c) / (1 - e)))
 
 
 @expect("ch09b-best-relevance", what="the relevance with the largest effect", rtol=1e-3, low=0, high=1,
@@ -34,15 +31,11 @@ def _best_relevance():
 
 
 @expect("ch09b-uplift-popularity", what="uplift@3 of the popularity ranking", rtol=1e-6,
-        hint="in each user's randomized rows keep the 3 most popular items; a shown purchase counts +1 / 0.5, "
-             "an unshown purchase -1 / 0.5, anything else 0; average over every kept row")
+        hint="in each user's randomized rows keep the 3 rows with the highest popularity percentile; a shown "
+             "purchase counts +1 / 0.5, an unshown purchase -1 / 0.5, anything else 0; average over every kept row")
 def _uplift_popularity():
     world = simulate_shop(params=UPLIFT_WORLD, random_state=0)
-    popularity = world.items["popularity"].to_numpy()[world.randomized["item_id"].to_numpy()]
-    # ties inside a user broken by the lower item ID, as a stable sort on (user, -popularity, item) does
-    rand = world.randomized.assign(popularity=popularity).sort_values(["user_id", "popularity", "item_id"],
-                                                                      ascending=[True, False, True])
-    kept = rand.groupby("user_id").head(3)
-    z, y = kept["exposed"].to_numpy(), kept["purchased"].to_numpy()
-    expected = float(np.mean(z * y / 0.5 - (1 - z) * y / 0.5))
-    return expected
+    rand = world.randomized
+    percentile = pair_features(world, rand["user_id"], rand["item_id"])[:, 0]  # distinct per item: no ties
+    kept = rand.assign(p=percentile).sort_values(["user_id", "p"], ascending=[True, False]).groupby("user_id").head(3)
+    return float(np.mean((kept["exposed"] - (1 - kept["exposed"])) * kept["purchased"] / 0.5))
