@@ -12,17 +12,14 @@ USER_EMBEDDING_DIM, CONV_CHANNELS, IMAGE_SIDE = 128, 256, 16
 FLIP_KERNEL = ((1, 2, 0), (0, 0, 0), (0, 0, -1))
 
 
-def _count(module) -> int:
-    return int(sum(p.numel() for p in module.parameters()))
-
-
 @expect("ch04-article-parameters", what="the number of parameters",
         hint="an embedding has rows times columns weights; a convolution has out x in x kernel x kernel "
              "weights plus one bias per output channel; a linear layer has in x out weights plus out biases")
 def _article_parameters():
-    return sum(_count(layer) for layer in (torch.nn.Embedding(ARTICLE_INPUT_DIM, ARTICLE_HIDDEN_DIM),
-                                           torch.nn.Conv2d(1, ARTICLE_HIDDEN_DIM, kernel_size=ARTICLE_KERNEL),
-                                           torch.nn.Linear(ARTICLE_HIDDEN_DIM, ARTICLE_OUTPUT_DIM)))
+    layers = (torch.nn.Embedding(ARTICLE_INPUT_DIM, ARTICLE_HIDDEN_DIM),
+              torch.nn.Conv2d(1, ARTICLE_HIDDEN_DIM, kernel_size=ARTICLE_KERNEL),
+              torch.nn.Linear(ARTICLE_HIDDEN_DIM, ARTICLE_OUTPUT_DIM))
+    return int(sum(p.numel() for layer in layers for p in layer.parameters()))
 
 
 @expect("ch04-flatten-size", what="the number of input features",
