@@ -10,8 +10,7 @@ import numpy as np
 from ._checks import check_positive_int
 
 __all__ = ["relu", "relu_grad", "sigmoid", "sigmoid_grad", "softmax", "log_softmax", "softmax_jacobian",
-           "cross_entropy", "cross_entropy_grad", "binary_cross_entropy", "binary_cross_entropy_grad",
-           "one_hot", "embedding_lookup", "embedding_as_matmul", "dense_layer", "dense_layer_grad"]
+           "cross_entropy", "binary_cross_entropy", "one_hot", "embedding_lookup", "embedding_as_matmul", "dense_layer"]
 
 
 def _floats(x, name: str, ndim: int | None = None) -> np.ndarray:
@@ -117,15 +116,6 @@ def cross_entropy(logits, targets) -> float:
     return float(-log_softmax(logits)[np.arange(len(targets)), targets].mean())
 
 
-def cross_entropy_grad(logits, targets) -> np.ndarray:
-    """Gradient of :func:`cross_entropy` with respect to ``logits``: ``(softmax - one_hot) / n``.
-    >>> cross_entropy_grad([[0.0, 0.0]], [1])
-    array([[ 0.5, -0.5]])
-    """
-    logits, targets = _logits_targets(logits, targets)
-    return (softmax(logits) - one_hot(targets, logits.shape[1])) / len(targets)
-
-
 def _binary(logits, targets) -> tuple[np.ndarray, np.ndarray]:
     logits, targets = _floats(logits, "logits"), _floats(targets, "targets")
     if logits.shape != targets.shape or logits.size == 0:
@@ -142,15 +132,6 @@ def binary_cross_entropy(logits, targets) -> float:
     """
     z, y = _binary(logits, targets)
     return float((np.maximum(z, 0.0) - y * z + np.log1p(np.exp(-np.abs(z)))).mean())
-
-
-def binary_cross_entropy_grad(logits, targets) -> np.ndarray:
-    """Gradient of :func:`binary_cross_entropy` with respect to the logits: ``(s(z) - y) / n``.
-    >>> binary_cross_entropy_grad([0.0, 0.0], [1, 0])
-    array([-0.25,  0.25])
-    """
-    z, y = _binary(logits, targets)
-    return (sigmoid(z) - y) / z.size
 
 
 def one_hot(ids, n: int) -> np.ndarray:
@@ -180,7 +161,11 @@ def embedding_as_matmul(weight, ids) -> np.ndarray:
     return one_hot(ids, weight.shape[0]) @ weight
 
 
-def _dense_inputs(x, W, b):
+def dense_layer(x, W, b=None, activation=None) -> np.ndarray:
+    """A fully connected layer ``activation(x @ W.T + b)`` (``f(W x + b)`` for one vector); None: linear.
+    >>> dense_layer([2.0, 3.0, 4.0], np.array([[1.0, -1.0, 0.0], [0.5, 0.5, 0.5]]), [0.0, -1.0], relu)
+    array([0. , 3.5])
+    """
     x, W = _floats(x, "x"), _floats(W, "W", ndim=2)
     if x.ndim == 0 or x.shape[-1] != W.shape[1]:
         raise ValueError(f"x has shape {x.shape} but W {W.shape} expects {W.shape[1]} input features")
@@ -188,30 +173,7 @@ def _dense_inputs(x, W, b):
         b = _floats(b, "b")
         if b.shape != (W.shape[0],):
             raise ValueError(f"b must have shape ({W.shape[0]},) to match W {W.shape}, got {b.shape}")
-    return x, W, b
-
-
-def dense_layer(x, W, b=None, activation=None) -> np.ndarray:
-    """A fully connected layer ``activation(x @ W.T + b)`` (``f(W x + b)`` for one vector); None: linear.
-    >>> dense_layer([2.0, 3.0, 4.0], np.array([[1.0, -1.0, 0.0], [0.5, 0.5, 0.5]]), [0.0, -1.0], relu)
-    array([0. , 3.5])
-    """
-    x, W, b = _dense_inputs(x, W, b)
     z = x @ W.T if b is None else x @ W.T + b
     if activation is not None and not callable(activation):
         raise ValueError(f"activation must be a function such as relu, or None; got {activation!r}")
     return z if activation is None else np.asarray(activation(z))
-
-
-def dense_layer_grad(x, W, grad_out) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(dL/dx, dL/dW, dL/db) = (grad_out @ W, grad_out.T @ x, grad_out.sum(0))`` for
-    ``z = x @ W.T + b`` and ``grad_out = dL/dz`` (an activation's slope already chained in).
-    >>> dense_layer_grad([[1.0, 2.0]], [[3.0, 4.0]], [[1.0]])
-    (array([[3., 4.]]), array([[1., 2.]]), array([1.]))
-    """
-    x, W, _ = _dense_inputs(x, W, None)
-    x = x.reshape(-1, W.shape[1])
-    grad_out = _floats(grad_out, "grad_out").reshape(-1, W.shape[0])
-    if len(grad_out) != len(x):
-        raise ValueError(f"grad_out needs one row per row of x ({len(x)}), got {len(grad_out)}")
-    return grad_out @ W, grad_out.T @ x, grad_out.sum(axis=0)
