@@ -48,12 +48,6 @@ def mse(y_true, y_pred, *, sample_weight=None) -> float:
     return float(skm.mean_squared_error(y, p, sample_weight=w))
 
 
-def mae(y_true, y_pred, *, sample_weight=None) -> float:
-    """Mean absolute error (``sklearn.metrics.mean_absolute_error``)."""
-    y, p, w = _arrays(y_true, y_pred, sample_weight)
-    return float(skm.mean_absolute_error(y, p, sample_weight=w))
-
-
 def rmse(y_true, y_pred, *, sample_weight=None) -> float:
     """Root mean squared error, in the units of ``y``."""
     return float(np.sqrt(mse(y_true, y_pred, sample_weight=sample_weight)))
@@ -252,17 +246,6 @@ def mean_popularity(recommendations, item_popularity, *, k: int | None = None) -
     return float(values.groupby(rows[USER]).mean().mean())
 
 
-def position_weight(rank) -> np.ndarray:
-    """Exposure of list slot ``rank`` (1 = top): ``1 / log2(rank + 1)``, NDCG's discount.
-    >>> position_weight([1, 2, 3]).round(3)
-    array([1.   , 0.631, 0.5  ])
-    """
-    arr = np.asarray(rank)
-    if arr.dtype.kind not in "iuf" or (arr.size and not ((arr >= 1) & (arr == np.round(arr))).all()):
-        raise ValueError(f"rank must hold integer positions >= 1 (1 is the top), got {arr.ravel()[:5]}")
-    return 1.0 / np.log2(arr.astype(float) + 1.0)
-
-
 def _groups(groups, name: str, ids: pd.Series, what: str) -> np.ndarray:
     """The group label of each id in ``ids``; ``groups`` maps every id to a label."""
     if not isinstance(groups, pd.Series) or not groups.index.is_unique or groups.isna().any():
@@ -273,9 +256,9 @@ def _groups(groups, name: str, ids: pd.Series, what: str) -> np.ndarray:
 
 
 def exposure_by_group(recommendations, item_groups, *, k: int | None = None, reference=None) -> pd.DataFrame:
-    r"""Position-weighted exposure share of each item group, next to its reference share. ``reference_share`` is the
-    group's share of the catalogue, or of ``reference`` weights, e.g. of true relevance (exposure proportional
-    to merit, Singh and Joachims, 2018).
+    r"""Position-weighted exposure share of each item group (slot :math:`p` is worth :math:`1 / \log_2(p + 1)`,
+    NDCG's discount), next to its ``reference_share``: the group's share of the catalogue, or of ``reference``
+    weights, e.g. of true relevance (exposure proportional to merit, Singh and Joachims, 2018).
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 12], "rank": [1, 2, 1, 2]})
     >>> groups = pd.Series({10: "popular", 11: "tail", 12: "tail", 13: "tail"})
     >>> exposure_by_group(recs, groups)["exposure_share"].round(3).tolist()   # 2 / (2 + 2 * 0.631)
@@ -283,7 +266,7 @@ def exposure_by_group(recommendations, item_groups, *, k: int | None = None, ref
     """
     rows = _ranked(recommendations, k)
     labels = _groups(item_groups, "item_groups", rows[ITEM], "item")
-    table = pd.DataFrame({"exposure": pd.Series(position_weight(rows["position"].to_numpy()), index=labels)
+    table = pd.DataFrame({"exposure": pd.Series(1.0 / np.log2(rows["position"].to_numpy() + 1.0), index=labels)
                           .groupby(level=0).sum(), "n_items": item_groups.value_counts()})
     table = table.fillna({"exposure": 0.0}).sort_index()
     table["exposure_share"] = table["exposure"] / table["exposure"].sum()

@@ -15,8 +15,8 @@ from sklearn.metrics import ndcg_score, roc_auc_score
 
 from causalrec import schema
 from causalrec.metrics import (RANKING_METRICS, accuracy, auc, catalogue_coverage, evaluate_ranking,
-                               exposure_by_group, exposure_gap, intra_list_diversity, mae, mean_popularity,
-                               mse, ndcg_at_k, position_weight, precision_at_k, precision_recall_f1,
+                               exposure_by_group, exposure_gap, intra_list_diversity, mean_popularity,
+                               mse, ndcg_at_k, precision_at_k, precision_recall_f1,
                                ranking_metrics_by_group, ranking_metrics_by_user, rmse)
 import causalrec.metrics as metrics
 
@@ -34,7 +34,6 @@ def frame(rows, columns):
 def test_pointwise_by_hand_weighted_is_ips():
     # weights 1/p: the weighted MSE is the self-normalised IPS estimate
     assert mse([3, 4, 5], [2.5, 4, 4], sample_weight=[2, 1, 1]) == pytest.approx((2 * 0.25 + 1) / 4)
-    assert mae([3, 4, 5], [2.5, 4, 4]) == pytest.approx(0.5)
     assert rmse([3, 4, 5], [2, 4, 4]) == pytest.approx(math.sqrt(2 / 3))
     assert accuracy([1, 0, 1, 1], [0.9, 0.6, 0.4, 0.8], threshold=0.3) == 0.75
     assert precision_recall_f1([1, 0, 1, 1], [1, 1, 0, 1]) == pytest.approx((2 / 3, 2 / 3, 2 / 3))
@@ -61,7 +60,7 @@ def test_auc_matches_sklearn_and_flips(rows):
 
 @pytest.mark.parametrize("call, name", [
     (lambda: mse([1, 2], [1, 2, 3]), "y_pred"),
-    (lambda: mae([1, 2], [1, np.nan]), "y_pred"),
+    (lambda: mse([1, 2], [1, np.nan]), "y_pred"),
     (lambda: rmse([], []), "y_true"),
     (lambda: mse(["a"], [1]), "y_true"),
     (lambda: mse([1, 2], [1, 2], sample_weight=[1, -1]), "sample_weight"),
@@ -260,7 +259,6 @@ def exposure_case():
 
 def test_exposure_by_group_and_gap_by_hand(exposure_case):
     recs, groups = exposure_case
-    np.testing.assert_allclose(position_weight([1, 2, 3, 10]), [1.0, 1 / LOG2_3, 0.5, 1 / math.log2(11)])
     table = exposure_by_group(recs, groups)
     share = 1 / (1 + 1 / LOG2_3)
     assert table["exposure"].tolist() == pytest.approx([2.0, 2 / LOG2_3])
@@ -277,7 +275,6 @@ def test_exposure_by_group_and_gap_by_hand(exposure_case):
     (lambda r, g: exposure_by_group(r, g.to_dict()), "item_groups"),
     (lambda r, g: exposure_gap(r, g, reference=pd.Series({"popular": 1.0})), "reference"),
     (lambda r, g: exposure_gap(r, g, reference=pd.Series({"popular": -1.0, "tail": 1.0})), "reference"),
-    (lambda r, g: position_weight([0, 1]), "rank"),
     (lambda r, g: ranking_metrics_by_group(r, r[[U, I]], g, by="items"), "by"),
     (lambda r, g: intra_list_diversity(r, np.eye(3)), "item ids"),
     (lambda r, g: intra_list_diversity(r.assign(item_id=[0, 1, 2, 2]), np.full((3, 2), np.nan)), "item_vectors"),
