@@ -4,36 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import schema
-from .. import as_scalar, close_to, default_world, expect, register, whole_number
-
-MF_DIM, QUERY_ITEM = 32, 0  # must match the exercise texts
+from .. import as_scalar, close_to, default_world, expect, register
 
 
-def _cosine(vectors: np.ndarray) -> np.ndarray:
-    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    return unit @ unit.T
-
-
-@expect("ch03-mf-parameters", what="the number of parameters",
-        hint="each user and each item has a vector of length d and one bias; add one global offset")
+@expect("ch03-mf-parameters", what="the dimension",
+        hint="write the number of trainable numbers as a function of d (each user and each item has a vector of "
+             "length d and one bias; add one global offset) and find the first d at which it reaches the number "
+             "of user-item pairs")
 def _mf_parameters():
-    world = default_world()
-    return (world.n_users + world.n_items) * (MF_DIM + 1) + 1
+    world, d = default_world(), 1
+    while (world.n_users + world.n_items) * (d + 1) + 1 < world.n_users * world.n_items:
+        d += 1
+    return d
 
 
-@register("ch03-true-neighbour",
-          hint="compare item 0's true attribute vector with every other item's by cosine similarity, "
-               "leaving item 0 itself out, and keep the most similar")
-def _true_neighbour(answer):
-    value, world = whole_number(answer, "the item ID"), default_world()
-    similarity = _cosine(world.truth.item_attributes)[QUERY_ITEM]
-    similarity[QUERY_ITEM] = -np.inf
-    if value == QUERY_ITEM:
-        return False, "that is the query item itself; exclude it"
-    if not 0 <= value < world.n_items:
-        return False, f"item IDs run from 0 to {world.n_items - 1}, got {value}"
-    return value == int(np.argmax(similarity)), f"item {value} is not the most similar one"
+@register("ch03-invariance", hint="a score multiplies a user row with an item row, while a cosine compares two "
+          "item rows with each other: try both with a random matrix and with an orthogonal one")
+def _invariance(answer):
+    letter = str(answer).strip().lower()
+    if len(letter) != 1 or letter not in "abcd":
+        return False, f"answer with one letter from a to d, got {answer!r}"
+    return letter == "b", f"({letter}) is not the right reading"
 
 
 LOOP_STEPS, LOOP_LR, LOOP_SLOPE = 5, 0.01, 3.0  # the loop exercise: y = 3x on x = 1..5, w from 0
