@@ -23,26 +23,22 @@ def _shared_credit():
     return float(metrics.auc(clicked, signal) - metrics.auc(clicked, 0.5 * shuffled + 0.5 * signal))
 
 
-def _shuffle_drop() -> float:
-    world = default_world()
+@register("ch05-shuffle-items",
+          hint="score the held-out rows with a click-popularity model fitted on the pipeline's training rows, "
+               "then score them again with the item column shuffled (seed 0); the importance is the AUC "
+               "before minus the AUC after")
+def _shuffle_items(answer):
+    value, world = as_scalar(answer, "the AUC drop"), default_world()
+    if value < 0:
+        return False, "the drop is negative: subtract the shuffled AUC from the unshuffled one, not the reverse"
     clean, _ = prep.clean_interactions(world.interactions, known_users=world.users[schema.USER],
                                        known_items=world.items[schema.ITEM], require=(schema.CLICKED,))
     train, test = prep.random_split(clean, test_size=TEST_SIZE, random_state=SPLIT_SEED)
     model = cr.PopularityRecommender().fit(train, n_users=world.n_users, n_items=world.n_items)
     users, items, y = test[schema.USER].to_numpy(), test[schema.ITEM].to_numpy(), test[schema.CLICKED].to_numpy()
     shuffled = items[np.random.default_rng(SHUFFLE_SEED).permutation(len(items))]
-    return float(metrics.auc(y, model.score_pairs(users, items)) - metrics.auc(y, model.score_pairs(users, shuffled)))
-
-
-@register("ch05-shuffle-items",
-          hint="score the held-out rows with a click-popularity model fitted on the pipeline's training rows, "
-               "then score them again with the item column shuffled (seed 0); the importance is the AUC "
-               "before minus the AUC after")
-def _shuffle_items(answer):
-    value = as_scalar(answer, "the AUC drop")
-    if value < 0:
-        return False, "the drop is negative: subtract the shuffled AUC from the unshuffled one, not the reverse"
-    return close_to(value, _shuffle_drop(), rtol=0.0, atol=2e-3, what="the AUC drop")
+    drop = metrics.auc(y, model.score_pairs(users, items)) - metrics.auc(y, model.score_pairs(users, shuffled))
+    return close_to(value, drop, rtol=0.0, atol=2e-3, what="the AUC drop")
 
 
 @expect("ch05-words-per-item", what="the mean number of words", low=0,
