@@ -32,8 +32,8 @@ def _percentile(world) -> np.ndarray:  # the simulator's popularity percentile o
 
 
 def true_effect(world, users, items, *, position=1) -> np.ndarray:
-    """The simulator's effect of showing ``items[k]`` to ``users[k]`` at ``position`` (1 = top):
-    ``(1 - organic) * position**-eta * relevance * kappa_group``, for any pairs, logged or not."""
+    """The simulator's effect of showing ``items[k]`` to ``users[k]`` at ``position`` (1 = top; a logged row's own
+    slot gives ``truth.effect``): ``(1 - organic) * position**-eta * relevance * kappa_group``, for any pairs."""
     if getattr(world, "truth", None) is None:
         raise ValueError("the true effect needs a simulated world (world.truth); this data has none")
     p, users, items = world.truth.params, np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
@@ -59,10 +59,10 @@ def pair_features(world, users, items, *scores) -> np.ndarray:
 
 
 class EffectModel(BaseEstimator):
-    """Effect of exposure on purchase per pair: ``learner="t"`` fits P(purchase | shown, x) and P(purchase |
-    not shown, x) and subtracts; ``"dr"`` regresses the cross-fitted doubly robust score ``mu1 - mu0 + z (y - mu1)
-    / e - (1 - z) (y - mu0) / (1 - e)`` on x (``e`` clipped to ``[clip, 1 - clip]``); gradient-boosted trees.
-    Learned: ``outcome_models_`` (mu0, mu1), ``final_model_`` and ``pseudo_outcome_`` (dr)."""
+    """Effect of exposure on purchase at the slot the log gave (simulated: ``E[truth.effect | x]``): ``"t"`` fits
+    P(purchase | shown, x), P(purchase | not shown, x) and subtracts; ``"dr"`` regresses the cross-fitted doubly robust
+    score ``mu1 - mu0 + z (y - mu1) / e - (1 - z) (y - mu0) / (1 - e)`` on x (``e`` clipped to ``[clip, 1 - clip]``);
+    gradient-boosted trees. Learned: ``outcome_models_`` (mu0, mu1), ``final_model_`` and ``pseudo_outcome_`` (dr)."""
 
     def __init__(self, learner="dr", *, clip=0.01, n_folds=2, max_iter=100, max_depth=3, random_state=0):
         self.learner, self.clip, self.n_folds = learner, clip, n_folds
