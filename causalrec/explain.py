@@ -15,7 +15,7 @@ from sklearn.metrics import log_loss
 from torch import nn
 
 from . import schema
-from ._checks import check_binary, check_dataframe, check_positive_int, check_random_state, seed_from
+from ._checks import check_binary, check_dataframe, check_ids, check_positive_int, check_random_state, seed_from
 from .data.simulate import run_policy
 from .metrics import auc
 from .train import fit_torch
@@ -116,9 +116,7 @@ def shop_inputs(world, data=None, *, blocks=SHOP_BLOCKS) -> dict[str, np.ndarray
     blocks = _blocks(SHOP_BLOCKS, blocks)
     data = world.interactions if data is None else data
     check_dataframe(data, "data", [schema.USER, schema.ITEM] + ([schema.EXPOSED] if "exposed" in blocks else []))
-    items = data[schema.ITEM].to_numpy(dtype=np.int64)
-    if items.size and (items.min() < 0 or items.max() >= world.n_items):
-        raise ValueError(f"data holds item IDs outside [0, {world.n_items})")
+    items = check_ids(data[schema.ITEM], f"data[{schema.ITEM!r}]", world.n_items)
 
     def standardized(values):
         values = np.asarray(values, dtype=np.float64)

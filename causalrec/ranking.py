@@ -327,10 +327,9 @@ def fold_in_users(estimator, interactions, *, target=schema.CLICKED, steps=100, 
                 owner.num_embeddings = n_users
     model.n_users = out.n_users_ = n_users
     params = [getattr(owner, attr) for owner, attr in parts]
-    rows = torch.zeros(n_users, dtype=torch.bool).index_fill_(0, new, True)
     frozen = [p.requires_grad_(False) for p in model.parameters() if p.requires_grad]
-    hooks = [p.requires_grad_(True).register_hook(lambda g: g * rows.reshape(-1, *[1] * (g.dim() - 1)))
-             for p in params]                                      # only the new users' rows move
+    for p in params:  # the loss reads only the new users' rows: no other row gets a gradient, none moves
+        p.requires_grad_(True)
     loss = bce_loss if out.loss_ == "bce" else mse_loss
 
     def loss_fn(module, batch):
@@ -342,8 +341,6 @@ def fold_in_users(estimator, interactions, *, target=schema.CLICKED, steps=100, 
                                    "target": torch.from_numpy(y)},
                   epochs=steps, batch_size=None, optimizer=torch.optim.Adam(params, lr=lr), n_threads=n_threads)
     finally:
-        for hook in hooks:
-            hook.remove()
-        for p in frozen + params:
+        for p in frozen:
             p.requires_grad_(True)
     return out
