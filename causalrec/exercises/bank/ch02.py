@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import brentq
 
 from ... import nn
 from .. import expect
@@ -16,12 +17,8 @@ ARTICLE_PROBABILITIES = np.array([0.2, 0.3, 0.4, 0.5])
 @expect("ch02-temperature", what="the temperature", rtol=1e-2, low=0,
         hint="the top item's softmax probability falls steadily as the temperature grows: try several "
              "temperatures, or bisect between one that is too low and one that is too high")
-def _temperature():
-    low, high = 1e-3, 1e3
-    for _ in range(200):  # the top probability falls from 1 (T -> 0) to 1/K (T -> infinity)
-        mid = np.sqrt(low * high)
-        low, high = (mid, high) if nn.softmax(TEMPERATURE_SCORES / mid)[0] > TEMPERATURE_TARGET else (low, mid)
-    return float(np.sqrt(low * high))
+def _temperature():  # the top probability falls from 1 (T -> 0) to 1/K (T -> infinity): one crossing
+    return brentq(lambda t: nn.softmax(TEMPERATURE_SCORES / t)[0] - TEMPERATURE_TARGET, 1e-2, 1e2)
 
 
 @expect("ch02-sigmoid-depth", what="the number of layers",
