@@ -89,7 +89,7 @@ def _replace_embeddings(module: nn.Module) -> None:
             _replace_embeddings(child)
 
 
-def quantize(model, *, linear: bool = True, embeddings: bool = True):
+def quantize(model):
     """An int8 copy: ``nn.Linear`` by :func:`torch.ao.quantization.quantize_dynamic`, ``nn.Embedding`` by
     :class:`Int8Embedding`. Biases, convolutions and buffers stay float32; ``model`` is untouched.
     >>> net = NeuMF(1000, 300, dim=32)
@@ -97,13 +97,9 @@ def quantize(model, *, linear: bool = True, embeddings: bool = True):
     >>> type(small.gmf_item).__name__, model_size_bytes(small) < model_size_bytes(net) / 2
     ('Int8Embedding', True)
     """
-    network = _network(model)
-    if not (linear or embeddings):
-        raise ValueError("nothing to quantize: linear and embeddings are both False")
-    copied = copy.deepcopy(network).eval()
-    if embeddings:
-        _replace_embeddings(copied)
-    if linear and any(isinstance(m, nn.Linear) for m in copied.modules()):
+    copied = copy.deepcopy(_network(model)).eval()
+    _replace_embeddings(copied)
+    if any(isinstance(m, nn.Linear) for m in copied.modules()):
         with warnings.catch_warnings():                   # torch.ao.quantization announces its move to torchao
             warnings.simplefilter("ignore")
             copied = torch.ao.quantization.quantize_dynamic(copied, {nn.Linear}, dtype=torch.qint8)

@@ -122,7 +122,6 @@ BAD_INPUTS = [
     (lambda: quantize(torch.nn.Linear(3, 2)), "model"),
     (lambda: model_size_bytes("mf"), "model"),
     (lambda: prune(_neumf(), 0.5, scope="row"), "scope"),
-    (lambda: quantize(_neumf(), linear=False, embeddings=False), "linear and embeddings"),
     (lambda: serving_latency(_neumf(), users_per_request=(0,)), "users_per_request"),
     (lambda: serving_latency(_neumf(), k=0), "k"),
     (lambda: randomized_ndcg(_neumf(), pd.DataFrame({schema.USER: [0], schema.ITEM: [0]})), "rating"),
