@@ -29,7 +29,7 @@ import pandas as pd
 import causalrec as cr
 
 from . import causal, metrics, prep, schema, uplift
-from ._checks import check_positive_int, check_random_state, progress_bar
+from ._checks import check_dataframe, check_positive_int, check_random_state, progress_bar
 
 __all__ = ["ConfigError", "PipelineConfig", "config_problems", "describe_rule", "BranchDecision", "Features",
            "PipelineReport", "Pipeline", "has_causal_information", "strip_causal_information",
@@ -354,16 +354,13 @@ class Pipeline:
     @_step("data")
     def load(self, world) -> dict:
         """Step 1: check the input (derive ``liked``, attach propensities for ips); return its sizes."""
-        c, log = self.config, getattr(world, "interactions", None)
-        if not isinstance(log, pd.DataFrame):
-            raise TypeError(f"world must be a World (with DataFrame interactions), got {type(world).__name__}")
+        c = self.config
+        target = schema.RATING if c.target == LIKED else c.target  # "liked" is derived from the ratings
+        log = check_dataframe(getattr(world, "interactions", None), "world.interactions",
+                              [schema.USER, schema.ITEM, target])
         if c.target == LIKED:
-            if schema.RATING not in log:
-                raise ValueError(f"target={LIKED!r} needs a {schema.RATING!r} column in world.interactions")
             rating = log[schema.RATING]
             log = log.assign(**{LIKED: np.where(rating.isna(), np.nan, (rating >= c.relevant_rating).astype(float))})
-        if missing := [name for name in (schema.USER, schema.ITEM, c.target) if name not in log]:
-            raise ValueError(f"world.interactions lacks column(s) {missing} needed by target={c.target!r}")
         if c.debias == "ips":
             log = log.assign(**{PROPENSITY: observation_propensity(world, c.target)})
         if c.rank_by == "effect":  # the DR-learner needs P(exposed) of every logged row
