@@ -16,7 +16,7 @@ from torch import nn
 
 from ._checks import check_fraction, check_positive_int
 
-__all__ = ["MatrixFactorization", "NeuMF", "MultimodalRecommender", "TwoHeads", "ImageTower", "TextTower"]
+__all__ = ["MatrixFactorization", "NeuMF", "MultimodalRecommender", "TwoHeads", "ImageTower"]
 
 
 def _sizes(values, name: str) -> tuple[int, ...]:
@@ -136,22 +136,6 @@ class ImageTower(nn.Module):
         return self.layers(images)
 
 
-class TextTower(nn.Module):
-    """Linear -> ReLU over a TF-IDF vector: (N, vocabulary_size) -> (N, hidden).
-    >>> TextTower(vocabulary_size=10, hidden=4)(torch.zeros(2, 10)).shape
-    torch.Size([2, 4])
-    """
-
-    def __init__(self, vocabulary_size: int, hidden: int = 32):
-        super().__init__()
-        self.out_features = check_positive_int(hidden, "text_hidden")
-        self.layers = nn.Sequential(nn.Linear(check_positive_int(vocabulary_size, "vocabulary_size"),
-                                              self.out_features), nn.ReLU())
-
-    def forward(self, text: torch.Tensor) -> torch.Tensor:
-        return self.layers(text)
-
-
 def _content(values, name: str, n_items: int, ndim: int) -> torch.Tensor:
     x = torch.as_tensor(np.asarray(values) if not isinstance(values, torch.Tensor) else values)
     if x.dim() != ndim or len(x) != n_items or (ndim == 4 and x.shape[1] != 1):
@@ -207,9 +191,10 @@ class MultimodalRecommender(_Scorer):
             parts += self.image_tower.out_features
         if text is not None:
             text = _content(text, "text", self.n_items, 2)
-            self.text_tower = TextTower(text.shape[1], text_hidden)
+            text_hidden = check_positive_int(text_hidden, "text_hidden")
+            self.text_tower = nn.Sequential(nn.Linear(text.shape[1], text_hidden), nn.ReLU())  # (N, vocab) -> (N, hidden)
             self.register_buffer("item_text", text)
-            parts += self.text_tower.out_features
+            parts += text_hidden
         self.item_projection = nn.Linear(parts, self.dim)
         self.fusion = _mlp((3 * self.dim, *self.hidden), dropout)
         self.interest_head = nn.Linear(self.hidden[-1], 1)

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from causalrec.models import (ImageTower, MatrixFactorization, MultimodalRecommender, NeuMF,
-                              TextTower, TwoHeads)
+from causalrec.models import ImageTower, MatrixFactorization, MultimodalRecommender, NeuMF, TwoHeads
 
 N_USERS, N_ITEMS = 5, 7
 
@@ -123,7 +122,6 @@ def test_image_tower_has_no_hard_coded_size():
     tower = ImageTower(channels=(4, 8), pooled_size=2)
     for size in [(16, 16), (28, 28), (9, 13)]:
         assert tower(torch.rand(2, 1, *size)).shape == (2, 8 * 2 * 2)
-    assert TextTower(10, hidden=5)(torch.rand(3, 10)).shape == (3, 5)
     torch.manual_seed(0)
     for size in (16, 28):                                             # the whole model too
         model = MultimodalRecommender(N_USERS, N_ITEMS, images=torch.rand(N_ITEMS, 1, size, size), dim=4)
