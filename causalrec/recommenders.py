@@ -15,7 +15,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from . import schema
-from ._checks import (SHOW, check_binary, check_dataframe, check_fraction, check_ids,
+from ._checks import (check_binary, check_dataframe, check_fraction, check_ids,
                       check_numeric_column, check_positive_int, seed_from)
 from .models import MatrixFactorization, MultimodalRecommender, NeuMF
 from .prep import TextVectorizer, normalize_images
@@ -28,16 +28,6 @@ __all__ = ["DEFAULT_TARGET", "MODELS", "Recommender", "PopularityRecommender", "
 #: The outcome every recommender learns unless told otherwise.
 DEFAULT_TARGET = schema.CLICKED
 _FORMAT = "causalrec.Recommender"
-
-
-def _load_state(model, state: dict, source: str):
-    expected = model.state_dict()
-    if differ := sorted(set(expected) ^ set(state)) + [k for k in expected if k in state and (
-            not isinstance(state[k], torch.Tensor) or state[k].shape != expected[k].shape)]:
-        raise ValueError(f"{source} does not fit this {type(model).__name__}: parameter(s) {differ[:SHOW]} "
-                         "are missing, extra, or of another shape")
-    model.load_state_dict(state)
-    return model.eval()
 
 
 class _Base(BaseEstimator):
@@ -265,8 +255,12 @@ class Recommender(_Base):
             raise ValueError(f"{source} is not a saved Recommender (for a bare model use torch.load and load_state_dict)")
         out, state = cls(**content["params"]), content["state_dict"]
         out._check_params()
-        out.model_ = _load_state(out._build(*content["sizes"], state.get("item_images"), state.get("item_text")),
-                                 state, source)
+        model = out._build(*content["sizes"], state.get("item_images"), state.get("item_text"))
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:  # parameters missing, extra or of another shape
+            raise ValueError(f"{source} does not fit this {type(model).__name__}: {err}") from None
+        out.model_ = model.eval()
         out.loss_, out.target_, (out.n_users_, out.n_items_) = out.loss, content["target"], content["sizes"]
         out.head_, out.best_epoch_ = out._head(), int(content["best_epoch"])
         out.history_ = pd.DataFrame(content["history"], index=pd.Index(content["epochs_run"], name="epoch"))
