@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import log_loss
 from torch import nn
 
 from . import schema
@@ -265,10 +264,8 @@ def integrated_gradients(model: FeatureNet, inputs, *, baseline=None, blocks=Non
                       convergence_delta=summed.sum(axis=0) - difference, output_difference=difference)
 
 
-def permutation_importance(model, inputs, target, *, blocks=None, n_repeats: int = 5, scoring="auc",
-                           random_state=0) -> Importance:
-    """The drop in ``scoring`` (``"auc"``, ``"log_loss"`` or ``score(y, p)``) when one block is shuffled;
-    ``model``: a FeatureNet or any ``predict(inputs) -> n scores``.
+def permutation_importance(model, inputs, target, *, blocks=None, n_repeats: int = 5, random_state=0) -> Importance:
+    """The drop in AUC when one block is shuffled; ``model``: a FeatureNet or any ``predict(inputs) -> n scores``.
 
     >>> x = np.random.default_rng(0).normal(size=(500, 2))
     >>> result = permutation_importance(lambda d: 3 * d["signal"], {"signal": x[:, 0], "noise": x[:, 1]},
@@ -289,23 +286,19 @@ def permutation_importance(model, inputs, target, *, blocks=None, n_repeats: int
         raise TypeError(f"model must be a FeatureNet or a callable predict(inputs) over a dict of inputs, "
                         f"got {type(model).__name__} and {type(inputs).__name__}")
     blocks = _blocks(tuple(x), blocks)
-    scorers = {"auc": ("AUC", auc), "log_loss": ("log-likelihood", lambda y, p: -log_loss(y, p, labels=[0, 1]))}
-    if not callable(scoring) and scoring not in scorers:
-        raise ValueError(f"scoring must be 'auc', 'log_loss' or a callable score(y, p), got {scoring!r}")
-    name, score = (getattr(scoring, "__name__", "score"), scoring) if callable(scoring) else scorers[scoring]
     n_repeats = check_positive_int(n_repeats, "n_repeats")
     y = check_binary(np.asarray(target), "target")
     n = len(next(iter(x.values())))
     if y.shape != (n,):
         raise ValueError(f"target must have shape ({n},), one value per input row; got {y.shape}")
     rng = check_random_state(random_state)
-    base = float(score(y, predict(x)))
+    base = auc(y, predict(x))
     drops = np.empty((len(blocks), n_repeats))
     for b, block in enumerate(blocks):
         for r in range(n_repeats):
             shuffled = {**x, block: x[block][rng.permutation(n)]}
-            drops[b, r] = base - float(score(y, predict(shuffled)))
-    return Importance("permutation", blocks, drops, baseline_score=base, scoring=name)
+            drops[b, r] = base - auc(y, predict(shuffled))
+    return Importance("permutation", blocks, drops, baseline_score=base, scoring="AUC")
 
 
 def model_contrast(model: FeatureNet, inputs, block: str, low, high) -> float:
