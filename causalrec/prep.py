@@ -49,7 +49,7 @@ class CleaningReport:
 
 
 def clean_interactions(df, *, known_users=None, known_items=None, rating_range=_RANGE, require=(),
-                       dedupe_on=None, keep="first") -> tuple[pd.DataFrame, CleaningReport]:
+                       dedupe_on=None) -> tuple[pd.DataFrame, CleaningReport]:
     """Remove unusable interaction rows; return ``(clean, report)``, a :class:`CleaningReport`. A row goes, under
     the first reason that applies, for a missing ID, a NaN in ``require`` (a NaN rating means "not rated"), a
     rating outside ``rating_range``, an ID not in ``known_users``/``known_items``, or repeating a valid row on
@@ -65,8 +65,6 @@ def clean_interactions(df, *, known_users=None, known_items=None, rating_range=_
     if dedupe_on is None:
         dedupe_on = (schema.USER, schema.ITEM) + ((schema.DAY,) if schema.DAY in df else ())
     check_dataframe(df, "df", (schema.USER, schema.ITEM, *require, *dedupe_on))
-    if keep not in ("first", "last"):
-        raise ValueError(f"keep must be 'first' or 'last', got {keep!r}")
     reason = np.full(len(df), "", dtype=object)
 
     def mark(mask, name):
@@ -85,7 +83,7 @@ def clean_interactions(df, *, known_users=None, known_items=None, rating_range=_
             mark(ok & ~df[column].isin(pd.Series(known).to_numpy()).to_numpy(), name)
     if dedupe_on:
         alive, duplicate = reason == "", np.zeros(len(df), dtype=bool)
-        duplicate[alive] = df[alive].duplicated(list(dedupe_on), keep=keep).to_numpy()
+        duplicate[alive] = df[alive].duplicated(list(dedupe_on)).to_numpy()
         mark(duplicate, "duplicates")
     kept = reason == ""
     clean = df[kept].copy()

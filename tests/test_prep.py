@@ -81,7 +81,6 @@ def test_a_valid_copy_is_never_lost_to_an_invalid_duplicate():
     df = frame([1, 1, 1], [2, 2, 2], day=[0, 0, 0], rating=[7.0, 3.0, 3.0])
     clean, report = pp.clean_interactions(df)
     assert clean.index.tolist() == [1] and (report.out_of_range_ratings, report.duplicates) == (1, 1)
-    assert pp.clean_interactions(df, keep="last")[0].index.tolist() == [2]
     assert pp.clean_interactions(frame([1, 1], [2, 2], day=[0, 1]))[1].duplicates == 0   # other days
     assert len(pp.clean_interactions(frame([1, 1], [2, 2]), dedupe_on=())[0]) == 2
 
@@ -127,7 +126,6 @@ def test_clean_default_world_removes_nothing(world):
     (frame([1.5], [2]), {}, "'user_id'"),
     (frame(["a", 3], [2, 2]), {}, "'user_id'"),
     (frame([1], [2]), {"require": ("clicked",)}, "clicked"),
-    (frame([1], [2]), {"keep": "middle"}, "keep"),
     (frame([1], [2], rating=[3.0]), {"rating_range": (5, 1)}, "rating_range"),
     (frame([], []), {}, "df is empty"),
     ([[1, 2]], {}, "DataFrame"),
