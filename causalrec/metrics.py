@@ -178,10 +178,9 @@ def ranking_metrics_by_user(recommendations, relevant, k: int = 10, *, relevance
 
 
 def evaluate_ranking(recommendations, relevant, k: int = 10, *, relevance_col=None, threshold=None,
-                     n_items: int | None = None, item_popularity=None) -> dict:
+                     n_items: int | None = None) -> dict:
     """Score top-``k`` lists against relevant pairs: the package's one evaluator. The means of
-    :func:`ranking_metrics_by_user`, ``n_users``, and given ``n_items`` or ``item_popularity``,
-    ``catalogue_coverage`` or ``mean_popularity``.
+    :func:`ranking_metrics_by_user`, ``n_users``, and given ``n_items``, ``catalogue_coverage``.
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 11], "score": [0.9, 0.2, 0.3, 0.6]})
     >>> evaluate_ranking(recs, pd.DataFrame({"user_id": [1, 2], "item_id": [10, 10]}), k=1)["hit_rate_at_k"]
     0.5
@@ -190,8 +189,6 @@ def evaluate_ranking(recommendations, relevant, k: int = 10, *, relevance_col=No
     result = {**{name: float(per_user[name].mean()) for name in RANKING_METRICS}, "n_users": len(per_user)}
     if n_items is not None:
         result["catalogue_coverage"] = catalogue_coverage(recommendations, n_items, k=k)
-    if item_popularity is not None:
-        result["mean_popularity"] = mean_popularity(recommendations, item_popularity, k=k)
     return result
 
 
@@ -228,17 +225,13 @@ def catalogue_coverage(recommendations, n_items: int, *, k: int | None = None) -
 
 
 def mean_popularity(recommendations, item_popularity, *, k: int | None = None) -> float:
-    """Mean over users of their list's ``item_popularity`` (a Series by item id, or a frame with ``popularity``).
+    """Mean over users of their list's ``item_popularity`` (a Series indexed by item id).
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 11, 10]})
     >>> mean_popularity(recs, pd.Series({10: 100.0, 11: 20.0}))   # (60 + 100) / 2
     80.0
     """
-    if isinstance(item_popularity, pd.DataFrame):
-        check_dataframe(item_popularity, "item_popularity", [ITEM, schema.POPULARITY])
-        item_popularity = item_popularity.set_index(ITEM)[schema.POPULARITY]
     if not isinstance(item_popularity, pd.Series) or not item_popularity.index.is_unique:
-        raise ValueError("item_popularity must be a Series indexed by unique item ids (or a DataFrame "
-                         f"with {ITEM!r} and {schema.POPULARITY!r})")
+        raise ValueError("item_popularity must be a Series indexed by unique item ids")
     check_numeric_column(item_popularity.to_frame("popularity"), "popularity", "item_popularity")
     rows = _listed(recommendations, k)
     if (values := rows[ITEM].map(item_popularity)).isna().any():
