@@ -16,7 +16,7 @@ from . import schema
 from ._checks import SHOW, check_dataframe, check_fraction, check_id_column, check_random_state
 
 __all__ = ["CleaningReport", "clean_interactions", "check_ratings", "binarize_ratings", "TextVectorizer",
-           "NormalizedImages", "normalize_images", "random_split", "temporal_split", "leave_one_out"]
+           "NormalizedImages", "normalize_images", "random_split", "temporal_split"]
 
 _RANGE = (schema.RATING_MIN, schema.RATING_MAX)
 _REASONS = ("missing_ids", "missing_values", "out_of_range_ratings", "unknown_users", "unknown_items", "duplicates")
@@ -213,11 +213,11 @@ def _split(df: pd.DataFrame, test: np.ndarray) -> tuple[pd.DataFrame, pd.DataFra
     return df.iloc[np.flatnonzero(~test)], df.iloc[np.flatnonzero(test)]
 
 
-def _checked_log(df, time=None, *, min_rows=2):
+def _checked_log(df, time=None):
     """Check a log to split; return the values of its ``time`` column (numeric or datetime), if named."""
     check_dataframe(df, "df", (time,) if time else (), ids=(schema.USER, schema.ITEM))
-    if len(df) < min_rows:
-        raise ValueError(f"df has {len(df)} row; this split needs at least {min_rows}")
+    if len(df) < 2:
+        raise ValueError(f"df has {len(df)} row; a split needs at least 2")
     if time is None:
         return None
     s = df[time]
@@ -267,22 +267,4 @@ def temporal_split(df, *, test_size=None, cutoff=None) -> tuple[pd.DataFrame, pd
     if test.all() or not test.any():
         raise ValueError(f"cutoff={cutoff!r} leaves the {'train' if test.all() else 'test'} set empty: days run "
                          f"from {days.min()} to {days.max()}")
-    return _split(df, test)
-
-
-def leave_one_out(df, *, by=schema.DAY, random_state=0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hold out each user's latest interaction (largest ``by``; ties, or ``by=None``: at random).
-    >>> df = pd.DataFrame({"user_id": [0, 0, 0, 1, 2, 2], "item_id": [1, 2, 3, 1, 4, 5], "day": [5, 9, 7, 1, 2, 3]})
-    >>> leave_one_out(df)[1][["user_id", "item_id"]].values.tolist()
-    [[0, 2], [2, 5]]
-    """
-    if by is not None and not isinstance(by, str):
-        raise ValueError(f"by must be a column name or None, got {by!r}")
-    time = _checked_log(df, by, min_rows=1)
-    users = pd.factorize(df[schema.USER])[0]
-    tie_break = check_random_state(random_state).random(len(df))
-    order = np.lexsort((tie_break, users) if time is None else (tie_break, time, users))
-    counts = np.bincount(users)
-    test = np.zeros(len(df), dtype=bool)
-    test[order[(np.cumsum(counts) - 1)[counts >= 2]]] = True
     return _split(df, test)

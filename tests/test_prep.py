@@ -229,25 +229,7 @@ def test_temporal_split_on_world_and_with_dates(world):
     assert pp.temporal_split(df, test_size=0.5)[1].index.tolist() == [2, 3]
 
 
-@SETTINGS
-@given(interaction_frames(), st.integers(0, 2**16))
-def test_leave_one_out_holds_out_each_users_latest_row(df, seed):
-    train, test = pp.leave_one_out(df, random_state=seed)
-    assert_partition(df, train, test)
-    counts = df[S.USER].value_counts()
-    assert sorted(test[S.USER].tolist()) == sorted(counts.index[counts >= 2].tolist())
-    latest = df.groupby(S.USER)[S.DAY].max()
-    assert (test[S.DAY].to_numpy() == latest.loc[test[S.USER]].to_numpy()).all()
-    assert pp.leave_one_out(df, random_state=seed)[1].index.equals(test.index)
-
-
-def test_leave_one_out_breaks_ties_by_seed():
-    df = frame(np.zeros(50, dtype=int), np.arange(50), day=np.zeros(50, dtype=int))
-    assert len({pp.leave_one_out(df, random_state=seed)[1].index[0] for seed in range(10)}) > 1
-    assert len(pp.leave_one_out(df.drop(columns=S.DAY), by=None)[1]) == 1
-
-
-@pytest.mark.parametrize("split", [pp.random_split, pp.temporal_split, pp.leave_one_out])
+@pytest.mark.parametrize("split", [pp.random_split, pp.temporal_split])
 @pytest.mark.parametrize("df, named", [
     (frame([1, np.nan, 2], [1, 2, 3], day=[0, 1, 2]), "'user_id'"),
     (frame([], [], day=[]), "df is empty"),
@@ -265,7 +247,6 @@ def test_splits_name_bad_input(split, df, named):
     (lambda df: pp.temporal_split(df, cutoff=5), "cutoff"),
     (lambda df: pp.temporal_split(df.assign(day=["mon", "tue", "wed"])), "'day'"),
     (lambda df: pp.temporal_split(df.assign(day=[0, np.nan, 1])), "'day'"),
-    (lambda df: pp.leave_one_out(df, by=3), "by"),
 ])
 def test_split_arguments_are_named(call, named):
     with pytest.raises(ValueError, match=named):
