@@ -144,7 +144,8 @@ def econml_comparison(python: str) -> dict:
     top = {name: incremental_purchases(world, cr.topk_frame(cr.top_k(s.reshape(n_users, n_items), 10),
                                                             np.arange(n_users)))
            for name, s in (("ours", ours), ("econml", theirs))}
-    return {"econml": version, "note": "EconML estimates the propensity itself (ours uses the true one)",
+    return {"econml": version, "note": "EconML estimates the propensity itself from X, which lacks policy_score: misspecified "
+                                       "(ours uses the true one)",
             "correlation_ours_econml": float(np.corrcoef(ours, theirs)[0, 1]),
             "correlation_with_truth": {"ours": float(np.corrcoef(ours, truth)[0, 1]),
                                        "econml": float(np.corrcoef(theirs, truth)[0, 1])},
