@@ -277,12 +277,10 @@ def _id_tables(model, side: str, n: int):
     return out + ([(model, f"{side}_bias")] if f"{side}_bias" in dict(model.named_parameters()) else [])
 
 
-def fill_item_embeddings(estimator, items, *, fill="mean"):
-    """A copy of a fitted recommender whose never-trained ``items`` get the others' mean ID parameters (or 0)."""
+def fill_item_embeddings(estimator, items):
+    """A copy of a fitted recommender whose never-trained ``items`` get the others' mean ID parameters."""
     import torch
     check_is_fitted(estimator, "model_")
-    if fill not in ("mean", "zero"):
-        raise ValueError(f"fill must be 'mean' or 'zero', got {fill!r}")
     cold = check_ids(np.atleast_1d(_numpy(items)), "items (fit with items=<the whole catalogue>)",
                      estimator.n_items_, unique=True, allow_empty=False)
     out = copy.deepcopy(estimator)
@@ -290,7 +288,7 @@ def fill_item_embeddings(estimator, items, *, fill="mean"):
     with torch.no_grad():
         for owner, attr in _id_tables(out.model_, "item", out.n_items_):
             table = getattr(owner, attr)
-            table[torch.from_numpy(cold)] = table[warm].mean(dim=0) if fill == "mean" and len(warm) else 0.0
+            table[torch.from_numpy(cold)] = table[warm].mean(dim=0) if len(warm) else 0.0
     return out
 
 
