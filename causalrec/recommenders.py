@@ -31,7 +31,7 @@ _FORMAT = "causalrec.Recommender"
 
 
 class _Base(BaseEstimator):
-    """What every recommender shares: pair scores from ``score_items``, ``recommend``, ``seen_pairs``."""
+    """What every recommender shares: pair scores from ``score_items``, and ``recommend``."""
 
     def _users(self, users, name="users") -> np.ndarray:
         check_is_fitted(self)
@@ -57,13 +57,9 @@ class _Base(BaseEstimator):
         """The same as :meth:`predict`."""
         return self.predict(users, items)
 
-    def seen_pairs(self) -> pd.DataFrame:
-        """The pairs ``recommend`` leaves out: the log's (:class:`Recommender`) or positive ones (baselines)."""
-        check_is_fitted(self)
-        return self.seen_
-
     def recommend(self, users, k=10, exclude_seen=True, *, batch_size=1024, verbose=False) -> pd.DataFrame:
-        """Top-``k`` items per user (``user_id, item_id, score, rank``), without :meth:`seen_pairs` if asked."""
+        """Top-``k`` items per user (``user_id, item_id, score, rank``), if asked without the pairs ``seen_``: the
+        log's (:class:`Recommender`) or the positive ones (baselines)."""
         users = self._users(users)
         return recommend(self.score_items, users, self.n_items_, k, seen=self.seen_ if exclude_seen else None,
                          batch_size=batch_size, verbose=verbose)

@@ -224,7 +224,7 @@ def test_ips_trains_on_observed_rows_with_known_propensities(world):
     pipe.extract_features()
     model = pipe.train()
     exposed_train = pipe.train_[pipe.train_[schema.EXPOSED] == 1]
-    assert len(model.seen_pairs()) == len(exposed_train[[schema.USER, schema.ITEM]].drop_duplicates())
+    assert len(model.seen_) == len(exposed_train[[schema.USER, schema.ITEM]].drop_duplicates())
     assert len(exposed_train) < len(pipe.train_)
     assert model.n_items_ == world.n_items
 

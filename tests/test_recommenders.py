@@ -68,7 +68,7 @@ def test_every_recommender_follows_one_contract(estimator, fit_args):
     top = estimator.recommend([0], k=3, exclude_seen=False)
     assert top[schema.ITEM].tolist() == cr.top_k(scores[[1]], 3).indices[0].tolist()
     unseen = estimator.recommend([0, 3], k=2)
-    assert not set(zip(unseen[schema.USER], unseen[schema.ITEM])) & set(map(tuple, estimator.seen_pairs().to_numpy()))
+    assert not set(zip(unseen[schema.USER], unseen[schema.ITEM])) & set(map(tuple, estimator.seen_.to_numpy()))
     with pytest.raises(ValueError, match="users"):
         estimator.score_items([12])
     with pytest.raises(ValueError, match="items"):
@@ -158,7 +158,7 @@ def test_partial_fit_and_loss_on():
     before = rec.loss_on(new)
     assert rec.partial_fit(new, epochs=20, lr=0.05) is rec
     assert rec.loss_on(new) < before
-    assert len(rec.seen_pairs()) == len(log.drop_duplicates([schema.USER, schema.ITEM]))
+    assert len(rec.seen_) == len(log.drop_duplicates([schema.USER, schema.ITEM]))
     with pytest.raises(ValueError, match="user_id"):
         rec.partial_fit(log.assign(user_id=50))
 

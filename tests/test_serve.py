@@ -182,8 +182,8 @@ def test_incremental_update_lowers_loss_on_new_events(world, fitted):
     drift = max(float((after[k] - v).abs().max()) for k, v in weights_before.items())
     assert 0 < drift < 0.1
     # the new events now count as seen
-    seen = result.recommender.seen_pairs()
-    assert len(seen) >= len(fitted.seen_pairs())
+    seen = result.recommender.seen_
+    assert len(seen) >= len(fitted.seen_)
     bought = new.iloc[0]
     assert ((seen[schema.USER] == bought[schema.USER]) & (seen[schema.ITEM] == bought[schema.ITEM])).any()
 
