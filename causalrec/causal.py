@@ -382,8 +382,7 @@ def estimate_effect(setup: CausalSetup, method: str = "regression_adjustment", *
                                           effect_modifiers=modifiers, confidence_intervals=interval)
         bounds = np.asarray(raw.get_confidence_intervals() if interval else [np.nan] * 2, dtype=float).ravel()
     return EffectEstimate(method, float(raw.value), float(bounds[0]), float(bounds[1]), n=len(setup.data),
-                          adjustment=setup.backdoor_variables, seconds=time.perf_counter() - start,
-                          dowhy_estimate=raw)
+                          adjustment=setup.backdoor_variables, seconds=time.perf_counter() - start, dowhy_estimate=raw)
 
 
 def estimate_effects(setup: CausalSetup, methods: Sequence[str] = tuple(ESTIMATORS), *,

@@ -232,9 +232,8 @@ def simulate_shop(n_users: int = 1000, n_items: int = 300, *, candidates_per_use
     check_memory(200 * draws + 24 * n_items * image_size**2 + 16 * n_factors * (n_users + n_items),
                  f"simulate_shop(n_users={n_users:,}, n_items={n_items:,})")
     config = dict(n_users=n_users, n_items=n_items, candidates_per_user=candidates_per_user,
-                  randomized_per_user=randomized_per_user, n_days=n_days, n_factors=n_factors,
-                  image_size=image_size, params=p,
-                  random_state=random_state if isinstance(random_state, (int, np.integer)) else None)
+                  randomized_per_user=randomized_per_user, n_days=n_days, n_factors=n_factors, image_size=image_size,
+                  params=p, random_state=random_state if isinstance(random_state, (int, np.integer)) else None)
     rng, n_cat, d = check_random_state(random_state), len(CATEGORY_NAMES), n_factors
 
     # 1. Items -----------------------------------------------------------------
