@@ -66,8 +66,8 @@ class _Block(nn.Module):
 
 
 class SASRec(nn.Module):
-    """SASRec (Kang and McAuley, 2018), pre-norm. ``forward``: (batch, length <= max_len) item ids + 1,
-    0 pads on the left -> (batch, length, dim); ``logits``: dot products with the item embeddings."""
+    """SASRec (Kang and McAuley, 2018), pre-norm, left pads zeroed but (unlike SASRec) not masked as keys.
+    ``forward``: (batch, length <= max_len) item ids + 1, 0 pads -> (batch, length, dim); ``logits``: item dots."""
 
     def __init__(self, n_items, dim=32, n_blocks=2, n_heads=1, max_len=50, dropout=0.2):
         super().__init__()
