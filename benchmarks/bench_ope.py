@@ -10,12 +10,15 @@ Per world and estimator it keeps the error (estimate - truth), so that paired co
 difference of two estimators' squared errors, world by world) get a Monte Carlo standard error.
 Writes benchmarks/results/bench_ope.json.
 
-    python benchmarks/bench_ope.py [--worlds 200] [--first-seed 1000] [--json PATH]
+    OMP_NUM_THREADS=1 python benchmarks/bench_ope.py [--worlds 200] [--first-seed 1000] [--json PATH]
+
+(on a shared machine, one OpenMP thread: the gradient-boosted models' threads otherwise spin for the cores)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -114,6 +117,7 @@ def main(argv=None) -> int:
               "command": f"python benchmarks/bench_ope.py --worlds {args.worlds} --first-seed {args.first_seed}",
               "date": time.strftime("%Y-%m-%d"), "world": WORLD, "split_day": SPLIT_DAY, "k": K,
               "switch_threshold": THRESHOLD, "outcome_model": repr(OUTCOME_MODEL),
+              "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
               "seeds": list(range(args.first_seed, args.first_seed + args.worlds)), "scenarios": {}}
     for scenario, params in SCENARIOS.items():
         runs = [one_world(seed, params) for seed in result["seeds"]]
