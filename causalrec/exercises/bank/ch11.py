@@ -11,7 +11,7 @@ from ... import schema
 from ...data import load
 from .. import expect
 
-CLIP = 0.01  # the exercise's lower bound on the propensities
+CLIP = 0.01  # the lower bound on the propensities, as in the chapter's table
 
 
 @functools.lru_cache(maxsize=1)
@@ -23,25 +23,25 @@ def coat_data():
         return load.coat_like(random_state=0)
 
 
-@expect("ch11-selection-gap", what="the gap", atol=1e-4,
-        hint="the mean of the self-selected training ratings minus the mean of the randomized test ratings")
-def _selection_gap():
+@expect("ch11-users-above", what="the number of users",
+        hint="compare each user's mean self-selected rating with the same user's mean random rating")
+def _users_above():
+    means = [t.groupby(schema.USER)[schema.RATING].mean() for t in (coat_data().interactions, coat_data().randomized)]
+    return int((means[0] > means[1]).sum())
+
+
+@expect("ch11-snips-mean", what="the estimate",
+        hint="the same weighted sum as IPS (each training rating over its propensity, no clipping), divided by "
+             "the sum of the weights instead of the number of pairs")
+def _snips_mean():
     data = coat_data()
-    return float(data.interactions[schema.RATING].mean() - data.randomized[schema.RATING].mean())
+    w = 1.0 / np.asarray(data.propensity, dtype=float)
+    return float(np.sum(w * data.interactions[schema.RATING].to_numpy()) / w.sum())
 
 
-@expect("ch11-ips-mean", what="the estimate",
-        hint="weight each training rating by one over its propensity, sum, and divide by the number of all "
-             "user-item pairs; no clipping")
-def _ips_mean():
-    data = coat_data()
-    p = np.asarray(data.propensity, dtype=float)
-    return float(np.sum(data.interactions[schema.RATING].to_numpy() / p) / (data.n_users * data.n_items))
-
-
-@expect("ch11-effective-sample-size", what="the effective sample size", low=1,
-        hint="with the clipped inverse-propensity weights, the squared sum of the weights divided by the "
-             "sum of the squared weights")
-def _effective_sample_size():
+@expect("ch11-one-star-weight", what="the share", low=0, high=1,
+        hint="clip the propensities from below, take one over them as weights, and divide the weights of the "
+             "1-star ratings by the sum of all weights")
+def _one_star_weight():
     w = 1.0 / np.maximum(np.asarray(coat_data().propensity, dtype=float), CLIP)
-    return float(w.sum() ** 2 / (w ** 2).sum())
+    return float(w[coat_data().interactions[schema.RATING].to_numpy() == 1].sum() / w.sum())
