@@ -10,15 +10,15 @@ Per world and estimator it keeps the error (estimate - truth), so that paired co
 difference of two estimators' squared errors, world by world) get a Monte Carlo standard error.
 Writes benchmarks/results/bench_ope.json.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_ope.py [--worlds 200] [--first-seed 1000] [--json PATH]
+    python benchmarks/bench_ope.py [--worlds 200] [--first-seed 1000] [--json PATH]
 
-(on a shared machine, one OpenMP thread: the gradient-boosted models' threads otherwise spin for the cores)
+scikit-learn's trees run on one thread: on the shared 2-core machine a run with two OpenMP threads had
+not finished after 30 minutes; with one it takes about one.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -27,6 +27,7 @@ import pandas as pd
 from _machine import load_average, machine, write_json
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
+from threadpoolctl import threadpool_limits
 
 from causalrec import ope, schema
 from causalrec.als import ALSMatrixFactorization
@@ -112,12 +113,13 @@ def main(argv=None) -> int:
     parser.add_argument("--first-seed", type=int, default=1000)
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "bench_ope.json"))
     args = parser.parse_args(argv)
+    threadpool_limits(1)
     load_before, start = load_average(), time.perf_counter()
     result = {"benchmark": "off-policy evaluation against the simulator's truth",
               "command": f"python benchmarks/bench_ope.py --worlds {args.worlds} --first-seed {args.first_seed}",
               "date": time.strftime("%Y-%m-%d"), "world": WORLD, "split_day": SPLIT_DAY, "k": K,
               "switch_threshold": THRESHOLD, "outcome_model": repr(OUTCOME_MODEL),
-              "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+              "sklearn_threads": 1,
               "seeds": list(range(args.first_seed, args.first_seed + args.worlds)), "scenarios": {}}
     for scenario, params in SCENARIOS.items():
         runs = [one_world(seed, params) for seed in result["seeds"]]
