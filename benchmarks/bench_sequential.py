@@ -35,9 +35,11 @@ the command that produced it. A size's numbers are medians over its seeds; the h
 ``sasrec`` entry is the size with the best median *validation* NDCG@10.
 
 Cost: Cornac's SASRec trains every prefix of every history as its own sequence, so one
-epoch took 4 to 10 minutes on the shared 2-core machine; the committed run caps it at
-3 epochs (a worker stopped from outside reports its best epoch so far, ``completed``
-false). Its validation NDCG was still rising at the cap: it is under-trained.
+epoch took 3 to 25 minutes on the shared 2-core machine, depending on its load. The committed
+run allows it 12 epochs with patience 2: learning rate 0.003 stopped on its own after 9 (best 7),
+0.001 (chosen) ran all 12 and peaked at the 11th. Our model's widths in
+``bench_sequential.json`` were capped at 15 epochs; ``bench_sequential_long.json`` reruns the
+two largest with ``--epochs 40`` (every run stopped on its own).
 """
 
 from __future__ import annotations
@@ -202,10 +204,14 @@ def merge(paths, out):
     from _machine import write_json
 
     runs = [json.loads(Path(p).read_text()) for p in paths]
-    result = {"movielens": {}, "sizes": [], "machine": [r["machine"] for r in runs]}
+    result = {"movielens": {}, "sizes": [], "machine": []}     # a merged input's machine is already a list
+    for run in runs:
+        result["machine"] += run["machine"] if isinstance(run["machine"], list) else [run["machine"]]
     by_dim = {}
     for run in runs:
         for name, entry in run["movielens"].items():
+            if name == "cornac_sasrec":    # each grid row says whether its run ended on its own (older runs: its chosen's flag)
+                entry = {**entry, "grid": [{"completed": entry["chosen"].get("completed"), **row} for row in entry["grid"]]}
             if name == "cornac_sasrec" and name in result["movielens"]:   # two parts of its grid: keep the best
                 other = result["movielens"][name]
                 grid, commands = other["grid"] + entry["grid"], [other["command"], entry["command"]]
@@ -228,7 +234,7 @@ def merge(paths, out):
                        if k != "runs"}
     result["complete"] = all(key in found for key in ("popularity", "mf", "cornac_sasrec", "sasrec"))
     result["comparison"] = {f"sasrec_over_mf_{m}": round(found["sasrec"][m] / found["mf"][m] - 1, 3)
-                            for m in ("hr_at_10", "ndcg_at_10")}
+                            for m in ("hr_at_10", "ndcg_at_10") if "mf" in found}
     if "cornac_sasrec" in found:
         result["comparison"]["sasrec_ndcg_over_cornac"] = round(
             found["sasrec"]["ndcg_at_10"] / found["cornac_sasrec"]["ndcg_at_10"] - 1, 3)
@@ -314,7 +320,8 @@ def main(argv=None):
         scores, info = max(runs, key=lambda run: run[1]["chosen"]["validation_ndcg_at_10"])
         result["movielens"]["cornac_sasrec"] = {**ranking(scores, targets, exclude),
                                                 "seconds": info["chosen"]["seconds"], "chosen": info["chosen"],
-                                                "grid": [row for _, run in runs for row in run["grid"]],
+                                                "grid": [{**row, "completed": run["chosen"]["completed"]}
+                                                         for _, run in runs for row in run["grid"]],
                                                 "cornac": info["cornac"], "command": command}
         print("cornac", result["movielens"]["cornac_sasrec"], flush=True)
         save()
