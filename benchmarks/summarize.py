@@ -131,6 +131,8 @@ SECTIONS = [
          "Targets: " + ", ".join(f"{k}: {v}" for k, v in r["coat"]["targets"].items()) + ".", ""]),
     ("bench_sequential.json", "Sequence recommendation on real MovieLens 100K (leave last out)",
      "bench_sequential.py --movielens DIR", lambda r: numbers(r, ["movielens", "sizes"])),
+    ("bench_sequential_long.json", "Sequence recommender widths with a 40-epoch budget (MovieLens 100K)",
+     "bench_sequential.py --movielens DIR --parts ours --epochs 40", lambda r: numbers(r, ["movielens", "sizes"])),
     ("simulate.json", "The simulator from 1,000 to 100,000 users", "bench_simulate.py", simulate),
     ("dowhy.json", "DoWhy estimators on the default world", "bench_dowhy.py", dowhy),
     ("serving.json", "Serving: compression and latency", "bench_serving.py", serving),
