@@ -28,7 +28,7 @@ def _choice(allowed: str, right: str):  # checks a set of choices given as {3}, 
 
 
 register("ch09c-switch", hint="compare the two policies' chances of hiding a hidden pair")(_choice("0123", "3"))
-register("ch09c-relive", hint="ask which draws a rerun of days 14-27 would make anew")(_choice("abcd", "bc"))
+register("ch09c-relive", hint="ask which draws a rerun of days 14-27 would make anew")(_choice("abcde", "bc"))
 
 
 @register("ch09c-coin-flip", hint="part of the coin-flip policy's purchases would happen if nothing were shown at all")
