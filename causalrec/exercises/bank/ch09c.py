@@ -27,11 +27,11 @@ def _choice(allowed: str, right: str):  # checks a set of choices given as {3}, 
     return check
 
 
-register("ch09c-switch", hint="compare the two policies' chances of hiding a hidden pair")(_choice("0123", "3"))
+register("ch09c-switch", hint="a weight: the two policies' chances of the logged decision")(_choice("0123", "3"))
 register("ch09c-relive", hint="ask which draws a rerun of days 14-27 would make anew")(_choice("abcde", "bc"))
 
 
-@register("ch09c-coin-flip", hint="part of the coin-flip policy's purchases would happen if nothing were shown at all")
+@register("ch09c-coin-flip", hint="a policy's value counts every purchase, shown or not")
 def _coin_flip(answer):
     world, log, mu = _late()
     ips = [estimate_value("ips", log["user_id"], log["exposed"], log["purchased"], mu, np.full(len(log), p),
