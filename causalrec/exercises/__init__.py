@@ -31,7 +31,7 @@ from ..data.load import load_default
 from . import bank
 
 __all__ = ["check", "register", "expect", "list_exercises", "CheckResult", "close_to", "whole_number",
-           "as_scalar", "default_world", "student_version", "write_student_notebooks", "STUB"]
+           "one_letter", "as_scalar", "default_world", "student_version", "write_student_notebooks", "STUB"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,15 @@ def whole_number(answer, what: str) -> int:  # answer as an int, or a ValueError
     if isinstance(answer, (bool, np.bool_)) or not isinstance(answer, numbers.Integral):
         raise ValueError(f"{what} should be a whole number, got {answer!r}")
     return int(answer)
+
+
+def one_letter(correct: str, letters: str = "abcd"):  # a check of a one-letter choice, case and spaces ignored
+    def check(answer):
+        letter = str(answer).strip().lower()
+        if len(letter) != 1 or letter not in letters:
+            return False, f"answer with one letter from {letters[0]} to {letters[-1]}, got {answer!r}"
+        return letter == correct, f"({letter}) is not the right reading"
+    return check
 
 
 def as_scalar(answer, what: str) -> float:  # answer as a float, or a ValueError naming `what`

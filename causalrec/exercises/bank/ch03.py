@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import as_scalar, close_to, default_world, expect, register
+from .. import as_scalar, close_to, default_world, expect, one_letter, register
 
 
 @expect("ch03-mf-parameters", what="the dimension",
@@ -18,13 +18,8 @@ def _mf_parameters():
     return d
 
 
-@register("ch03-invariance", hint="a score multiplies a user row with an item row, while a cosine compares two "
-          "item rows with each other: try both with a random matrix and with an orthogonal one")
-def _invariance(answer):
-    letter = str(answer).strip().lower()
-    if len(letter) != 1 or letter not in "abcd":
-        return False, f"answer with one letter from a to d, got {answer!r}"
-    return letter == "b", f"({letter}) is not the right reading"
+register("ch03-invariance", hint="a score multiplies a user row with an item row, while a cosine compares two "
+         "item rows with each other: try both with a random matrix and with an orthogonal one")(one_letter("b"))
 
 
 LOOP_STEPS, LOOP_LR, LOOP_SLOPE = 5, 0.01, 3.0  # the loop exercise: y = 3x on x = 1..5, w from 0
