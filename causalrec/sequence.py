@@ -66,7 +66,7 @@ class _Block(nn.Module):
 
 
 class SASRec(nn.Module):
-    """SASRec (Kang and McAuley, 2018), pre-norm, left pads zeroed but (unlike SASRec) not masked as keys.
+    """SASRec (Kang and McAuley, 2018), pre-norm; left pads are zeroed and masked as keys.
     ``forward``: (batch, length <= max_len) item ids + 1, 0 pads -> (batch, length, dim); ``logits``: item dots."""
 
     def __init__(self, n_items, dim=32, n_blocks=2, n_heads=1, max_len=50, dropout=0.2):
@@ -80,7 +80,9 @@ class SASRec(nn.Module):
 
     def forward(self, tokens):
         n, keep = tokens.shape[1], (tokens > 0).unsqueeze(-1)
-        x, mask = self.drop(self.items(tokens) + self.positions.weight[-n:]) * keep, causal_mask(n)
+        # a query sees past real items; a pad sees only itself (no empty row); (batch, 1 head axis, n, n)
+        mask = (causal_mask(n) & (keep.transpose(1, 2) | torch.eye(n, dtype=torch.bool))).unsqueeze(1)
+        x = self.drop(self.items(tokens) + self.positions.weight[-n:]) * keep
         for block in self.blocks:
             x = block(x, mask) * keep
         return self.norm(x)

@@ -54,6 +54,16 @@ def test_the_future_does_not_change_the_past():
     assert not torch.allclose(ha[:, -1], hb[:, -1], atol=1e-3)
 
 
+def test_left_padding_does_not_change_the_real_positions():
+    torch.manual_seed(0)
+    model = SASRec(N_ITEMS, dim=8, n_blocks=2, n_heads=2, max_len=6).eval()
+    short, long = torch.tensor([[0, 3, 5, 7]]), torch.tensor([[0, 0, 0, 3, 5, 7]])
+    with torch.no_grad():
+        hs, hl = model(short), model(long)
+    assert torch.isfinite(hl).all()                  # an all-pad prefix gives no empty softmax row
+    assert torch.allclose(hs[:, -3:], hl[:, -3:], atol=1e-6)   # pads are masked as keys
+
+
 def test_histories_order_by_day_then_item_id():
     df = pd.DataFrame({schema.USER: [1, 0, 0, 0, 1], schema.ITEM: [4, 9, 2, 6, 3], schema.DAY: [0, 3, 1, 1, 0]})
     seqs = histories(df)
