@@ -25,10 +25,12 @@ from .ranking import top_k
 from .recommenders import Recommender
 from .train import select_head
 
-__all__ = ["SUPPORTED_MODELS", "Int8Embedding", "quantize", "prune", "sparsity", "model_size_bytes", "serving_latency",
-           "randomized_ndcg", "compression_report", "UpdateResult", "event_loss", "incremental_update"]
+__all__ = ["SUPPORTED_MODELS", "MIN_P95_REQUESTS", "Int8Embedding", "quantize", "prune", "sparsity",
+           "model_size_bytes", "serving_latency", "randomized_ndcg", "compression_report", "UpdateResult",
+           "event_loss", "incremental_update"]
 
 SUPPORTED_MODELS = (MatrixFactorization, NeuMF, MultimodalRecommender)
+MIN_P95_REQUESTS = 50   # per round in compression_report; with fewer, a round's p95 is its slowest request or two
 
 
 def _network(model) -> nn.Module:
@@ -49,9 +51,8 @@ def _with_network(model, network: nn.Module):
     return model
 
 
-def _head(model):
-    default = "purchase" if isinstance(model, MultimodalRecommender) else None
-    return model.head_ if isinstance(model, Recommender) else default
+def _head(model):   # a fitted Recommender has its head_; a bare network is scored by its default head
+    return getattr(model, "head_", "purchase" if isinstance(model, MultimodalRecommender) else None)
 
 
 class Int8Embedding(nn.Module):
@@ -118,8 +119,7 @@ def prune(model, sparsity, *, scope: str = "global"):
     >>> sparsity(prune(mf, 0.75))
     0.75
     """
-    network = _network(model)
-    amount = check_fraction(sparsity, "sparsity", inclusive=(True, False))
+    network, amount = _network(model), check_fraction(sparsity, "sparsity", inclusive=(True, False))
     if scope not in ("global", "layer"):
         raise ValueError(f"scope must be 'global' or 'layer', got {scope!r}")
     copied = copy.deepcopy(network).eval()
@@ -139,9 +139,8 @@ def prune(model, sparsity, *, scope: str = "global"):
 
 def sparsity(model) -> float:
     """Share of exact zeros among the prunable weights (see :func:`prune`)."""
-    targets = _prunable(_network(model))
-    total = sum(m.weight.numel() for m, _ in targets)
-    return sum(int((m.weight == 0).sum()) for m, _ in targets) / total if total else 0.0
+    weights = [m.weight for m, _ in _prunable(_network(model))]
+    return sum(int((w == 0).sum()) for w in weights) / max(sum(w.numel() for w in weights), 1)
 
 
 def model_size_bytes(model) -> int:
@@ -154,24 +153,25 @@ def model_size_bytes(model) -> int:
     return buffer.getbuffer().nbytes
 
 
+def _request_timer(model, users: int, k: int, n_threads: int, seed: int) -> benchmark.Timer:
+    """Times one request: score every item for ``users`` random users (drawn from ``seed``), take the top ``k``."""
+    network, head, users = _network(model).eval(), _head(model), check_positive_int(users, "users_per_request")
+    generator = torch.Generator().manual_seed(seed)
+
+    def request():
+        with torch.inference_mode():
+            ids = torch.randint(network.n_users, (users,), generator=generator)
+            top_k((network.score_all(ids) if head is None else network.score_all(ids, head=head)).numpy(), k)
+    return benchmark.Timer("request()", globals={"request": request}, num_threads=n_threads)
+
+
 def serving_latency(model, *, users_per_request=(1, 100), k: int = 10, min_run_time: float = 0.1,
                     repeats: int = 5, n_threads: int = 1, random_state=0) -> pd.DataFrame:
     """Milliseconds per request scoring every item for ``B`` random users and taking their top ``k``:
     the median over ``repeats`` rounds of p50 and p95, and the rounds' lowest and highest p95."""
-    network, head = _network(model).eval(), _head(model)
-    k, repeats = check_positive_int(k, "k"), check_positive_int(repeats, "repeats")
-    generator = torch.Generator().manual_seed(seed_from(random_state))
-    rows = []
+    k, repeats, rows = check_positive_int(k, "k"), check_positive_int(repeats, "repeats"), []
     for b in np.atleast_1d(users_per_request).tolist():
-        check_positive_int(b, "users_per_request")
-
-        def request(b=b):
-            with torch.inference_mode():
-                users = torch.randint(network.n_users, (b,), generator=generator)
-                scores = network.score_all(users) if head is None else network.score_all(users, head=head)
-                top_k(scores.numpy(), k)
-        timer = benchmark.Timer("request()", globals={"request": request}, num_threads=n_threads)
-        rounds = []
+        timer, rounds = _request_timer(model, b, k, n_threads, seed_from(random_state)), []
         for _ in range(repeats):
             times = []
             while sum(times) < 1e3 * min_run_time or len(times) < 3:
@@ -199,26 +199,36 @@ def randomized_ndcg(model, randomized, *, k: int = 10, relevant_rating=4) -> flo
     return evaluate_ranking(recs, randomized, k, relevance_col=schema.RATING, threshold=relevant_rating)["ndcg_at_k"]
 
 
-def compression_report(models: dict, randomized, *, k: int = 10, users_per_request=(1, 100),
-                       min_run_time: float = 0.1, repeats: int = 5, n_threads: int = 1, random_state=0) -> pd.DataFrame:
-    """Size, ranking quality and latency of each of ``models`` (name -> model), one row each;
-    the first is the reference of ``size_ratio`` and ``ndcg_change``; latency columns per size B."""
+def compression_report(models: dict, randomized, *, k: int = 10, users_per_request=(1,), rounds: int = 7,
+                       requests: int = 50, n_threads: int = 1, random_state=0) -> pd.DataFrame:
+    """Size, ranking quality and latency of each of ``models`` (name -> model), one row each; the first is the
+    reference of ``size_ratio`` and ``ndcg_change``. Latency is timed in turns (a busy spell of a shared machine hits
+    every model): ``rounds`` rounds, each in a fresh order drawn from ``random_state``, in which every model serves
+    ``requests`` timed requests per size B, the same users for each (torch.utils.benchmark runs two untimed before
+    each). ``p50_ms_B``, ``p95_ms_B``: medians over rounds of a round's percentile; ``*_low_ms_B``, ``*_high_ms_B``:
+    lowest and highest round. p95 is NaN, with a warning, if ``requests < MIN_P95_REQUESTS``.
+    ``attrs``: ``round_orders`` (names per round), ``times_ms[name][B]`` (array: rounds x requests)."""
     if not isinstance(models, dict) or not models:
         raise ValueError(f"models must be a non-empty dict of name -> model, got {type(models).__name__}")
-    seed, rows = seed_from(random_state), {}
-    for name, model in models.items():
-        row = {"size_kb": model_size_bytes(model) / 1000, "sparsity": sparsity(model),
-               f"ndcg@{k}": randomized_ndcg(model, randomized, k=k)}
-        latency = serving_latency(model, users_per_request=users_per_request, k=k, min_run_time=min_run_time,
-                                  repeats=repeats, n_threads=n_threads, random_state=seed)
-        for b, values in latency.iterrows():
-            row.update({f"{column}_{b}": value for column, value in values.items()
-                        if column in ("p50_ms", "p95_ms", "p95_low_ms", "p95_high_ms")})
-        rows[name] = row
+    k, rounds, requests = (check_positive_int(v, n) for v, n in ((k, "k"), (rounds, "rounds"), (requests, "requests")))
+    rows = {name: {"size_kb": model_size_bytes(model) / 1000, "sparsity": sparsity(model),
+                   f"ndcg@{k}": randomized_ndcg(model, randomized, k=k)} for name, model in models.items()}
+    seed, sizes, names = seed_from(random_state), np.atleast_1d(users_per_request).tolist(), list(models)
+    timers = {(name, b): _request_timer(models[name], b, k, n_threads, seed) for name in names for b in sizes}
+    orders = [[names[i] for i in np.random.default_rng([seed, r]).permutation(len(names))] for r in range(rounds)]
+    timed = [((name, b), [timers[name, b].timeit(1).times[0] * 1e3 for _ in range(requests)])
+             for order in orders for name in order for b in sizes]      # in turns: round by round, in its order
+    times_ms = {n: {b: np.array([ms for key, ms in timed if key == (n, b)]) for b in sizes} for n in names}
+    if not (enough := requests >= MIN_P95_REQUESTS):
+        warnings.warn(f"p95 is NaN: {requests} requests a round are too few (need {MIN_P95_REQUESTS})", stacklevel=2)
+    for (name, b), q in ((key, q) for key in timers for q in (50, 95)):
+        per_round = np.percentile(times_ms[name][b], q, axis=1) if q == 50 or enough else np.full(rounds, np.nan)
+        rows[name].update({f"p{q}_ms_{b}": np.median(per_round), f"p{q}_low_ms_{b}": per_round.min(),
+                           f"p{q}_high_ms_{b}": per_round.max()})
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.insert(1, "size_ratio", table["size_kb"].iloc[0] / table["size_kb"])
-    ndcg = table[f"ndcg@{k}"]
-    table.insert(table.columns.get_loc(f"ndcg@{k}") + 1, "ndcg_change", ndcg / ndcg.iloc[0] - 1)
+    table.insert(4, "ndcg_change", table[f"ndcg@{k}"] / table[f"ndcg@{k}"].iloc[0] - 1)
+    table.attrs.update(round_orders=orders, times_ms=times_ms)
     return table
 
 

@@ -10,8 +10,8 @@ import torch
 
 import causalrec as cr
 from causalrec import schema
-from causalrec.serve import (Int8Embedding, compression_report, incremental_update, model_size_bytes,
-                                prune, quantize, randomized_ndcg, serving_latency, sparsity)
+from causalrec.serve import (MIN_P95_REQUESTS, Int8Embedding, compression_report, incremental_update,
+                             model_size_bytes, prune, quantize, randomized_ndcg, serving_latency, sparsity)
 from causalrec.models import MatrixFactorization, MultimodalRecommender, NeuMF
 from causalrec.recommenders import DEFAULT_TARGET, Recommender
 
@@ -32,6 +32,13 @@ def fitted(world):
 def _neumf(seed=0, **kwargs):
     torch.manual_seed(seed)
     return NeuMF(200, 50, dim=16, hidden=(32, 16, 8), **kwargs)
+
+
+def _slice(n_users=200, n_items=50):
+    """A small randomized slice: every user rates five items, two of them relevant."""
+    users = np.repeat(np.arange(n_users), 5)
+    return pd.DataFrame({schema.USER: users, schema.ITEM: (users * 7 + np.tile(np.arange(5), n_users)) % n_items,
+                         schema.RATING: np.tile([5, 1, 4, 2, 3], n_users)})
 
 
 # --------------------------------------------------------------------------- quantization
@@ -126,6 +133,11 @@ BAD_INPUTS = [
     (lambda: serving_latency(_neumf(), k=0), "k"),
     (lambda: randomized_ndcg(_neumf(), pd.DataFrame({schema.USER: [0], schema.ITEM: [0]})), "rating"),
     (lambda: compression_report({}, pd.DataFrame()), "models"),
+    *[(lambda kw=kw: compression_report({"x": _neumf()}, _slice(), **kw), name)
+      for kw, name in [({"rounds": 0}, "rounds"), ({"requests": 0}, "requests"), ({"requests": 2.5}, "requests"),
+                       ({"users_per_request": (0,)}, "users_per_request"), ({"k": 0}, "k")]],
+    (lambda: compression_report({"x": "mf"}, _slice()), "model"),
+    (lambda: compression_report({"x": _neumf()}, _slice().drop(columns=schema.RATING)), "rating"),
     (lambda: prune(Recommender(), 0.5), "not fitted"),
 ]
 
@@ -148,13 +160,70 @@ def test_latency_and_report_shapes(world, fitted):
     assert latency.index.tolist() == [1, 3]
     assert (latency["p50_ms"] > 0).all() and (latency["n_timed"] >= 3).all()
     assert (latency["p95_low_ms"] <= latency["p95_ms"]).all() and (latency["p95_ms"] <= latency["p95_high_ms"]).all()
-    table = compression_report({"float32": fitted, "int8": quantize(fitted), "pruned": prune(fitted, 0.5)},
-                               world.randomized, users_per_request=(1,), min_run_time=0.01, repeats=2)
+    with pytest.warns(UserWarning, match="too few"):
+        table = compression_report({"float32": fitted, "int8": quantize(fitted), "pruned": prune(fitted, 0.5)},
+                                   world.randomized, rounds=2, requests=3)
     assert table.index.tolist() == ["float32", "int8", "pruned"]
     assert table.loc["float32", "size_ratio"] == 1.0 and table.loc["int8", "size_ratio"] > 2
     assert table.loc["float32", "ndcg_change"] == 0.0
     assert abs(table.loc["int8", "ndcg_change"]) < 0.02
     assert table.loc["pruned", "sparsity"] == pytest.approx(0.5, abs=1e-4)
+
+
+class _LoggedMF(MatrixFactorization):
+    """An MF that notes, in a shared log, which model scored which users (to watch the report's timing order)."""
+
+    def __init__(self, tag, log):
+        torch.manual_seed(0)
+        super().__init__(200, 50, dim=8)
+        self.tag, self.log = tag, log
+
+    def score_all(self, users, **kwargs):
+        self.log.append((self.tag, tuple(users.tolist())))
+        return super().score_all(users, **kwargs)
+
+
+def _runs(names):
+    """Collapse consecutive repeats: ['a', 'a', 'b', 'a'] -> ['a', 'b', 'a']."""
+    return [name for i, name in enumerate(names) if i == 0 or names[i - 1] != name]
+
+
+def test_report_times_models_in_turns_with_seeded_orders():
+    log = []
+    models = {tag: _LoggedMF(tag, log) for tag in "xyz"}
+    with pytest.warns(UserWarning, match="too few"):
+        table = compression_report(models, _slice(), users_per_request=(1, 3), rounds=6, requests=4, random_state=7)
+    orders = table.attrs["round_orders"]
+    assert len(orders) == 6 and all(sorted(order) == ["x", "y", "z"] for order in orders)
+    assert len({tuple(order) for order in orders}) > 1                      # the order changes between rounds
+    # the calls really happened round by round, in each round's order (runs of one model, in that order)
+    assert _runs([tag for tag, _ in log]) == _runs([name for order in orders for name in order])
+    # every model got the same requests, for the same users, in every round
+    calls = {tag: [users for t, users in log if t == tag] for tag in "xyz"}
+    assert calls["x"] == calls["y"] == calls["z"] and len(calls["x"]) % 6 == 0
+    assert {len(users) for users in calls["x"]} == {1, 3}
+    for name in "xyz":
+        assert {b: times.shape for b, times in table.attrs["times_ms"][name].items()} == {1: (6, 4), 3: (6, 4)}
+    # p95 refused with 4 requests a round; the p50 is there, inside its interval across rounds
+    assert table.filter(like="p95").isna().all().all()
+    assert ((table["p50_low_ms_1"] <= table["p50_ms_1"]) & (table["p50_ms_1"] <= table["p50_high_ms_1"])).all()
+    # the orders are seeded: the same seed repeats them, another seed changes them
+    again = compression_report(models, _slice(), users_per_request=1, rounds=6, requests=50, random_state=7)
+    other = compression_report(models, _slice(), users_per_request=1, rounds=6, requests=50, random_state=8)
+    assert again.attrs["round_orders"] == orders != other.attrs["round_orders"]
+
+
+def test_report_identical_models_get_overlapping_intervals():
+    """The same network under two names: timed in turns, each round's p50 and p95 of the two are exchangeable,
+    so their ranges over 9 rounds are disjoint with probability 2 / C(18, 9) = 4e-5 (not a timing threshold)."""
+    model = _neumf()
+    table = compression_report({"a": model, "a again": model}, _slice(), rounds=9, requests=MIN_P95_REQUESTS)
+    for q in ("p50", "p95"):
+        low, median, high = (table[f"{q}{part}_ms_1"] for part in ("_low", "", "_high"))
+        assert (low <= median).all() and (median <= high).all()
+        assert low.max() <= high.min(), q                                   # the two intervals overlap
+    assert (table["p95_ms_1"] >= table["p50_ms_1"]).all()
+    assert table.loc["a", "ndcg@10"] == table.loc["a again", "ndcg@10"]
 
 
 def test_randomized_ndcg_perfect_and_reversed():
