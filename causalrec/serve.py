@@ -207,7 +207,7 @@ def compression_report(models: dict, randomized, *, k: int = 10, users_per_reque
     ``requests`` timed requests per size B, the same users for each (torch.utils.benchmark runs two untimed before
     each). ``p50_ms_B``, ``p95_ms_B``: medians over rounds of a round's percentile; ``*_low_ms_B``, ``*_high_ms_B``:
     lowest and highest round. p95 is NaN, with a warning, if ``requests < MIN_P95_REQUESTS``.
-    ``attrs``: ``round_orders`` (names per round), ``times_ms[name][B]`` (array: rounds x requests)."""
+    ``attrs``: ``round_orders`` (names per round), ``times_ms[name][B]`` (per round, a list of ms)."""
     if not isinstance(models, dict) or not models:
         raise ValueError(f"models must be a non-empty dict of name -> model, got {type(models).__name__}")
     k, rounds, requests = (check_positive_int(v, n) for v, n in ((k, "k"), (rounds, "rounds"), (requests, "requests")))
@@ -218,7 +218,7 @@ def compression_report(models: dict, randomized, *, k: int = 10, users_per_reque
     orders = [[names[i] for i in np.random.default_rng([seed, r]).permutation(len(names))] for r in range(rounds)]
     timed = [((name, b), [timers[name, b].timeit(1).times[0] * 1e3 for _ in range(requests)])
              for order in orders for name in order for b in sizes]      # in turns: round by round, in its order
-    times_ms = {n: {b: np.array([ms for key, ms in timed if key == (n, b)]) for b in sizes} for n in names}
+    times_ms = {n: {b: [ms for key, ms in timed if key == (n, b)] for b in sizes} for n in names}
     if not (enough := requests >= MIN_P95_REQUESTS):
         warnings.warn(f"p95 is NaN: {requests} requests a round are too few (need {MIN_P95_REQUESTS})", stacklevel=2)
     for (name, b), q in ((key, q) for key in timers for q in (50, 95)):
