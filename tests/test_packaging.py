@@ -33,7 +33,8 @@ def _conda_requirements():
 def test_environment_yml_agrees_with_pyproject():
     project = _pyproject()["project"]
     wanted = {Requirement(r).name: Requirement(r).specifier
-              for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+              for r in project["dependencies"] + project["optional-dependencies"]["dev"]
+              + project["optional-dependencies"].get("lm", [])}   # the book's offline language model
     conda, pip = _conda_requirements()
     listed = {**conda, **pip}
     assert set(listed) == set(wanted), set(listed) ^ set(wanted)
