@@ -18,8 +18,8 @@ def _organic_share():
 
 
 @expect("ch14-slot-selection", what="the ratio", low=0, rtol=1e-5,
-        hint="take the logged rows that were shown at the top slot and at slot 5, average the simulator's true "
-             "relevance of each group, and divide the first mean by the second")
+        hint="judge the items by the truth's relevance, not by clicks, and only where the log really showed them; "
+             "a factor of 1 would mean the policy put equally good items in both slots")
 def _slot_selection():
     world = default_world()
     log = world.interactions
