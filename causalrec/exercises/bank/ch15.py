@@ -14,9 +14,8 @@ PROPENSITY = np.array([0.9, 0.7, 0.6, 0.3, 0.1, 0.1])
 
 
 @expect("ch15-snips-bias", what="the bias", rtol=1e-6,
-        hint="list the 63 patterns in which at least one pair is observed; weight each pattern's SNIPS value by "
-             "the probability of that pattern, divide by the probability that anything is observed, then subtract "
-             "the true mean")
+        hint="each of the 63 patterns that observe something counts with its probability, rescaled so that the "
+             "63 weights add up to 1, as the exercise says; the true mean is that of all six values")
 def _snips_bias():
     seen = [np.array(p, dtype=bool) for p in itertools.product((0, 1), repeat=6) if any(p)]
     chance = np.array([np.prod(np.where(s, PROPENSITY, 1 - PROPENSITY)) for s in seen])
@@ -25,8 +24,8 @@ def _snips_bias():
 
 
 @expect("ch15-dr-which-unbiased", what="the three expectations", rtol=1e-6,
-        hint="the estimator is linear in each observation indicator, so replace every indicator by its true "
-             "probability; the propensity in the denominator is the one the estimator believes")
+        hint="an exact expectation sums, over all 64 patterns (DR is defined for the empty one), the pattern's "
+             "probability under the true propensities times the estimate computed with the believed ones")
 def _dr_expectations():
     guess, half = np.full(6, 3.0), np.full(6, 0.5)
     return [float(np.mean(imputed + PROPENSITY * (VALUES - imputed) / believed))
