@@ -24,7 +24,7 @@ help:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,lm]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (causalrec)" >/dev/null
 	touch $(STAMP)
 
