@@ -31,8 +31,8 @@ def _users_above():
 
 
 @expect("ch11-snips-mean", what="the estimate",
-        hint="the same weighted sum as IPS (each training rating over its propensity, no clipping), divided by "
-             "the sum of the weights instead of the number of pairs")
+        hint="the same numerator as IPS (no clipping); for the denominator, ask what IPS would estimate the "
+             "number of all pairs to be from the same weights")
 def _snips_mean():
     data = coat_data()
     w = 1.0 / np.asarray(data.propensity, dtype=float)
