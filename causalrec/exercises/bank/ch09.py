@@ -9,7 +9,7 @@ import numpy as np
 from ... import debias, propensity, schema
 from .. import as_scalar, close_to, default_world, expect, register
 
-SNIPS_CLIP, ESS_CLIP = 2e-3, 3e-4  # clipping bounds of the exercise texts
+SNIPS_CLIP = 2e-3  # clipping bound of the exercise text
 
 
 @functools.lru_cache(maxsize=1)
@@ -18,8 +18,8 @@ def _ratings():
 
 
 @register("ch09-snips-mean",
-          hint="weight each logged rating by one over its (clipped) propensity and take the weighted mean, "
-               "normalised by the sum of the weights")
+          hint="which estimator of the 'Three estimators' section needs neither |D| nor an imputation? "
+               "Apply it with the rating itself as the quantity, the propensities clipped as the text says")
 def _snips_mean(answer):
     value, ratings = as_scalar(answer, "the mean rating"), _ratings()
     if abs(value - ratings[schema.RATING].mean()) < 1e-6:
@@ -29,28 +29,26 @@ def _snips_mean(answer):
 
 
 @register("ch09-naive-bayes",
-          hint="fit the naive Bayes propensity model on the logged ratings and on half of the held-out randomized "
-               "users, counting every user-item pair as a possible rating, and read the propensity of a five-star rating")
+          hint="in Bayes' rule, every logged rating of value r gets the same propensity: what do the weights "
+               "of all logged ratings of that value add up to?")
 def _naive_bayes(answer):
-    value, world, ratings = as_scalar(answer, "the propensity"), default_world(), _ratings()
+    value, world, ratings = as_scalar(answer, "the weighted mean"), default_world(), _ratings()
     held, _ = debias.split_by_user(world.randomized, 0.1, random_state=0)        # the chapter's held-out users
-    n_pairs = world.n_users * world.n_items
-    model, everyone = (propensity.NaiveBayesPropensity().fit(ratings[schema.RATING], sample[schema.RATING],
-                                                             n_pairs=n_pairs)
-                       for sample in (debias.split_by_user(held, 0.5, random_state=0)[0], held))
-    if np.isclose(value, model.propensity_by_rating_[0], rtol=1e-4):
-        return False, "that is the propensity of a 1-star rating, not of a 5"
-    if np.isclose(value, everyone.propensity_by_rating_[-1], rtol=1e-4):
-        return False, "that is the estimate from all held-out users: use half of them"
-    if value > 0.5:
-        return False, (f"{value:.4g} is far too large: did you count only the logged rows as possible "
-                       "ratings, instead of all user-item pairs?")
-    return close_to(value, model.propensity_by_rating_[-1], rtol=1e-4, what="the propensity")
+    model = propensity.NaiveBayesPropensity().fit(ratings[schema.RATING], held[schema.RATING],
+                                                  n_pairs=world.n_users * world.n_items)
+    rating = ratings[schema.RATING].to_numpy()
+    for wrong, why in [(rating.mean(), "the unweighted mean of the logged ratings"),
+                       (world.randomized[schema.RATING].mean(), "the mean of the whole randomized slice, test users "
+                                                                 "included: the propensities saw only the held-out users")]:
+        if np.isclose(value, wrong, rtol=1e-5):
+            return False, f"that is {why}"
+    return close_to(value, float(np.average(rating, weights=1 / model.predict(rating))), rtol=1e-5,
+                    what="the weighted mean")
 
 
 @expect("ch09-effective-sample-size", what="the effective sample size", rtol=1e-4, low=1,
-        hint="with the clipped inverse-propensity weights, it is the squared sum of the weights divided by "
-             "the sum of the squared weights")
+        hint="the weights are those of the validation ratings the chapter's validation split holds out, "
+             "each one over its propensity; the formula is in the exercise")
 def _effective_sample_size():
-    w = propensity.inverse_propensity_weights(_ratings()["propensity"], clip=ESS_CLIP)
+    w = 1 / np.asarray(debias.validation_split(_ratings(), _ratings()["propensity"], 0.2, random_state=0)[3])
     return float(w.sum() ** 2 / (w ** 2).sum())
