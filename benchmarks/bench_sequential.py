@@ -71,11 +71,21 @@ PROTOCOL = ("MovieLens 100K, every rating an interaction; ordered by timestamp, 
             "NDCG@10 only; our model's numbers are medians over seeds")
 
 
-def load(folder):
+def protocol(ties="item", withhold_validation=False):
+    """The protocol sentence of a run (the default one is the committed runs' text)."""
+    text = PROTOCOL if ties == "item" else PROTOCOL.replace("ties by item id", "ties by a random permutation (seed 0)")
+    return text.replace("the validation item stays", "the validation item is withheld as") if withhold_validation else text
+
+
+def load(folder, ties="item"):
+    """Training, validation and test rows, each user's rows ordered by timestamp, ties by item id or
+    by a random permutation of the rows (seed 0); ``position`` is the order within the user."""
     path = Path(folder) / "u.data"
     data = pd.read_csv(path, sep="\t", header=None, names=["user_id", "item_id", "rating", "timestamp"])
     data[["user_id", "item_id"]] -= 1
-    data = data.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
+    tie = data.item_id if ties == "item" else np.random.default_rng(0).permutation(len(data))
+    data = data.assign(tie=tie).sort_values(["user_id", "timestamp", "tie"], kind="stable")
+    data["position"] = data.groupby("user_id").cumcount()
     data["from_end"] = data.groupby("user_id").cumcount(ascending=False)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     return data[data.from_end >= 2], data[data.from_end == 1], data[data.from_end == 0], sha
@@ -204,6 +214,8 @@ def merge(paths, out):
     from _machine import write_json
 
     runs = [json.loads(Path(p).read_text()) for p in paths]
+    if len({run["protocol"] for run in runs}) > 1:
+        raise ValueError("these runs follow different protocols (--ties, --withhold-validation)")
     result = {"movielens": {}, "sizes": [], "machine": []}     # a merged input's machine is already a list
     for run in runs:
         result["machine"] += run["machine"] if isinstance(run["machine"], list) else [run["machine"]]
@@ -222,7 +234,8 @@ def merge(paths, out):
         for size in run["sizes"]:     # the seeds of one width may come from several runs
             seeds = by_dim.setdefault(size["dim"], {"dim": size["dim"], "parameters": size["parameters"], "runs": []})
             seeds["runs"] += [{**r, "command": r.get("command", size.get("command"))} for r in size["runs"]]
-        result.update(protocol=run["protocol"], u_data_sha256=run["u_data_sha256"])
+        result.update(protocol=run["protocol"], u_data_sha256=run["u_data_sha256"], ties=run.get("ties", "item"),
+                      validation_candidate=run.get("validation_candidate", True))
     for dim, size in sorted(by_dim.items()):
         for key in ("validation_ndcg_at_10", "hr_at_10", "ndcg_at_10", "seconds", "best_epoch"):
             known = [r[key] for r in size["runs"] if r.get(key) is not None]   # older runs lack best_epoch
@@ -242,6 +255,22 @@ def merge(paths, out):
     write_json(out, result)
 
 
+def compare(paths, out):
+    """Runs made under different protocols, side by side: popularity, BPR and every width of ours with
+    its gain over that run's BPR (each entry keeps the command that made it)."""
+    from _machine import write_json
+
+    result = {"runs": [], "command": "python benchmarks/bench_sequential.py --compare " + " ".join(map(str, paths))}
+    for run in [json.loads(Path(p).read_text()) for p in paths]:
+        mf = run["movielens"]["mf"]
+        sizes = [{**size, "over_mf": {m: round(size[m] / mf[m] - 1, 3) for m in ("hr_at_10", "ndcg_at_10")}}
+                 for size in run["sizes"]]
+        result["runs"].append({"ties": run.get("ties", "item"), "validation_candidate": run.get("validation_candidate", True),
+                               **{k: run[k] for k in ("protocol", "u_data_sha256", "machine")},
+                               "popularity": run["movielens"]["popularity"], "mf": mf, "sizes": sizes})
+    write_json(out, result)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--movielens", help="folder with MovieLens 100K's u.data")
@@ -257,14 +286,21 @@ def main(argv=None):
     parser.add_argument("--cornac-patience", type=int, default=2)
     parser.add_argument("--cornac-python", default="/tmp/cornac-venv/bin/python")
     parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--ties", choices=["item", "random"], default="item",
+                        help="same-timestamp rows of a user ordered by item id or by a seeded random permutation")
+    parser.add_argument("--withhold-validation", action="store_true",
+                        help="the validation item is not a candidate at test time")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--merge", nargs="+", help="combine the parts of these JSON files into --json")
+    parser.add_argument("--compare", nargs="+", help="put runs under different protocols side by side in --json")
     parser.add_argument("--cornac-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.cornac_worker:
         return cornac_worker(args.cornac_worker)
     if args.merge:
         return merge(args.merge, args.json)
+    if args.compare:
+        return compare(args.compare, args.json)
     if not args.movielens:
         parser.error("--movielens DIR is required")
 
@@ -273,10 +309,11 @@ def main(argv=None):
 
     parts = args.parts.split(",")
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])])
-    train, valid, test, sha = load(args.movielens)
+    train, valid, test, sha = load(args.movielens, args.ties)
     targets = test.sort_values("user_id")["item_id"].to_numpy()
-    exclude = np.zeros((N_USERS, N_ITEMS), dtype=bool)
+    exclude = np.zeros((N_USERS, N_ITEMS), dtype=bool)     # the test candidates: all items but these
     exclude[train.user_id, train.item_id] = True
+    exclude[valid.user_id, valid.item_id] |= args.withhold_validation
     with_valid = cr.sequence.histories(pd.concat([train, valid]).assign(order=lambda d: -d.from_end),
                                        order_by="order")     # training history + validation item, in order
     old = json.loads(Path(args.json).read_text()) if args.update and Path(args.json).exists() else {}
@@ -293,7 +330,8 @@ def main(argv=None):
         if ours and "cornac_sasrec" in found:
             result["comparison"]["sasrec_ndcg_over_cornac"] = round(
                 ours["ndcg_at_10"] / found["cornac_sasrec"]["ndcg_at_10"] - 1, 3)
-        result["protocol"] = PROTOCOL
+        result.update(protocol=protocol(args.ties, args.withhold_validation), ties=args.ties,
+                      validation_candidate=not args.withhold_validation)
         result["machine"] = machine(threads=args.threads)
         result["u_data_sha256"] = sha
         write_json(args.json, result)
@@ -333,7 +371,7 @@ def main(argv=None):
                 model = cr.sequence.SequentialRecommender(
                     dim=dim, epochs=args.epochs, patience=args.patience, lr=args.lr, batch_size=64, max_len=50,
                     random_state=seed, n_threads=args.threads).fit(
-                    train, order_by=["timestamp"], n_users=N_USERS, n_items=N_ITEMS, validation=valid)
+                    train, order_by=["position"], n_users=N_USERS, n_items=N_ITEMS, validation=valid)
                 seconds = time.perf_counter() - start
                 runs.append({"seed": seed, "best_epoch": int(model.history_["validation"].idxmin()) + 1,
                              "epochs_run": len(model.history_),
