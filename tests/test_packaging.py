@@ -59,7 +59,7 @@ def test_jupyter_book_is_held_below_2():
 
 def test_readme_shows_the_two_commands_and_never_the_pypi_name():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for command in ("make book", "make test", "make lab", 'pip install -e ".[dev]"', "environment.yml"):
+    for command in ("make book", "make test", "make lab", 'pip install -e ".[dev,lm]"', '".[dev]"', "environment.yml"):
         assert command in readme, command
     assert not re.search(r"pip install causalrec\b", readme)
 
