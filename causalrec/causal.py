@@ -393,7 +393,8 @@ def estimate_effects(setup: CausalSetup, methods: Sequence[str] = tuple(ESTIMATO
 
 def refute(setup: CausalSetup, estimate: EffectEstimate, refuters: Sequence[str] = tuple(REFUTERS), *,
            num_simulations: int = 10, subset_fraction: float = 0.8, random_state=0) -> EffectEstimate:
-    """A copy of ``estimate`` with DoWhy's ``refuters`` of :data:`REFUTERS` in ``refutations``."""
+    """A copy of ``estimate`` with DoWhy's ``refuters`` of :data:`REFUTERS` in ``refutations``; one passes when
+    DoWhy does not call the change significant (p > 0.05: a normal test below 100 simulations, percentiles from 100)."""
     _check_setup(setup)
     if not isinstance(estimate, EffectEstimate) or estimate.dowhy_estimate is None:
         raise ValueError("refute needs an EffectEstimate from estimate_effect; "
@@ -416,7 +417,7 @@ def refute(setup: CausalSetup, estimate: EffectEstimate, refuters: Sequence[str]
                                                  method_name=REFUTERS[name], **options)
         p_value = float((result.refutation_result or {}).get("p_value", float("nan")))
         outcomes.append(Refutation(name, float(np.ravel(result.new_effect)[0]),
-                                   0.0 if name == "placebo" else estimate.value, p_value, bool(p_value >= 0.05)))
+                                   0.0 if name == "placebo" else estimate.value, p_value, bool(p_value > 0.05)))
     return replace(estimate, refutations=estimate.refutations + tuple(outcomes))
 
 
