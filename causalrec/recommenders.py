@@ -104,8 +104,10 @@ class Recommender(_Base):
         if not self.use_item_ids and self.model != "multimodal":
             raise ValueError(f"use_item_ids=False needs model='multimodal', got model={self.model!r}")
 
-    def _content(self, items, images, text, n_seen):
-        """The catalogue size and, for the multimodal model, standardized images and text vectors."""
+    def _content(self, items, images, text, seen):
+        """The catalogue size and, for the multimodal model, standardized images and text vectors
+        (image mean and sd, TF-IDF vocabulary: from the ``seen`` items only, so no cold item leaks in)."""
+        n_seen = int(seen.max()) + 1
         given = [name for name, value in (("images", images), ("text", text)) if value is not None]
         if given and self.model != "multimodal":
             raise ValueError(f"{' and '.join(given)} can only be used by model='multimodal', not model={self.model!r}")
@@ -126,11 +128,13 @@ class Recommender(_Base):
             return n_items, None, None, None
         stats = None
         if images is not None:
-            images, mean, std = normalize_images(images)
+            _, mean, std = normalize_images(np.asarray(images)[seen])
+            images, mean, std = normalize_images(images, mean=mean, std=std)
             stats = (float(mean), float(std))
         if text is not None:                                       # words -> TF-IDF, vectors as they are
             is_words = np.asarray(text).dtype.kind in "OUS"
-            text = np.asarray(TextVectorizer(kind="tfidf").fit_transform(text) if is_words else text, dtype=np.float32)
+            text = np.asarray(TextVectorizer(kind="tfidf").fit(np.asarray(text)[seen]).transform(text)
+                              if is_words else text, dtype=np.float32)
         return n_items, images, text, stats
 
     def _head(self):
@@ -156,7 +160,7 @@ class Recommender(_Base):
             check_binary(interactions[target], f"interactions[{target!r}] (loss={self.loss!r} needs 0/1)")
         data = TrainingData.from_arrays(interactions[schema.USER].to_numpy(), interactions[schema.ITEM].to_numpy(),
                                         interactions[target].to_numpy(dtype=np.float64), sample_weight)
-        n_items, images, text, stats = self._content(items, images, text, int(data.items.max()) + 1)
+        n_items, images, text, stats = self._content(items, images, text, np.unique(data.items))
         n_users = int(data.users.max()) + 1
         seed = seed_from(self.random_state)
         n_val = int(round(self.validation_fraction * len(data)))

@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 import causalrec as cr
 from causalrec import schema
 from causalrec.models import MatrixFactorization
+from causalrec.prep import TextVectorizer, normalize_images
 from causalrec.recommenders import (DEFAULT_TARGET, ContentBasedRecommender, ItemKNNRecommender,
                                     PopularityRecommender, RandomRecommender, Recommender)
 from causalrec.train import TrainingData, bce_loss, train_model
@@ -161,6 +162,19 @@ def test_partial_fit_and_loss_on():
     assert len(rec.seen_) == len(log.drop_duplicates([schema.USER, schema.ITEM]))
     with pytest.raises(ValueError, match="user_id"):
         rec.partial_fit(log.assign(user_id=50))
+
+
+def test_content_statistics_come_from_the_trained_items_only(world):
+    log = world.interactions[world.interactions[schema.ITEM] < 250]          # items 250-299 are cold
+    texts = world.items[schema.DESCRIPTION].where(world.items[schema.ITEM] < 250, "zyzzyva")
+    rec = Recommender("multimodal", dim=8, epochs=1, verbose=False).fit(
+        log, items=world.items.assign(**{schema.DESCRIPTION: texts}), images=world.images)
+    _, mean, std = normalize_images(world.images[:250])
+    assert rec.image_normalization_ == pytest.approx((mean, std), rel=1e-12)
+    assert abs(normalize_images(world.images)[1] / mean - 1) > 1e-6       # all 300 would differ
+    vocabulary = TextVectorizer().fit(world.items[schema.DESCRIPTION][:250]).n_features_
+    assert rec.model_.item_text.shape == (300, vocabulary)                  # the cold word is not a column
+    assert rec.model_.item_text[250:].abs().sum() == 0
 
 
 # --------------------------------------------------------------------------- files
