@@ -131,6 +131,12 @@ SECTIONS = [
          "Targets: " + ", ".join(f"{k}: {v}" for k, v in r["coat"]["targets"].items()) + ".", ""]),
     ("bench_sequential.json", "Sequence recommendation on real MovieLens 100K (leave last out)",
      "bench_sequential.py --movielens DIR", lambda r: numbers(r, ["movielens", "sizes"])),
+    ("bench_sequential_ties.json", "Sequence recommendation: tie rule and validation-candidate rule (MovieLens 100K)",
+     "bench_sequential.py --compare A.json B.json C.json", lambda r: numbers(ties := {
+         f"ties {run['ties']}, validation {'candidate' if run['validation_candidate'] else 'withheld'}": {
+             name: {m: part[m] for m in ("hr_at_10", "ndcg_at_10")}
+             for name, part in [("popularity", run["popularity"]), ("BPR", run["mf"])]
+             + [(f"ours width {size['dim']}", size) for size in run["sizes"]]} for run in r["runs"]}, list(ties))),
     ("bench_sequential_long.json", "Sequence recommender widths with a 40-epoch budget (MovieLens 100K)",
      "bench_sequential.py --movielens DIR --parts ours --epochs 40", lambda r: numbers(r, ["movielens", "sizes"])),
     ("simulate.json", "The simulator from 1,000 to 100,000 users", "bench_simulate.py", simulate),
