@@ -11,7 +11,8 @@ ratings >= 4 as relevant (mean and standard deviation over seeds). Every setting
 (dimension, weight decay, clipping bound or imputation weight decay) and the number of epochs
 are chosen on validation splits of 20% of the **train** ratings (never the test file), the score
 averaged over three random splits: the naive model by its plain validation MSE, the others by
-the SNIPS-weighted validation MSE with the shipped propensities; the chosen setting is then
+the SNIPS-weighted validation MSE with the propensities they train with (the shipped ones, or the
+estimated ones for ``ips_estimated``); the chosen setting is then
 refitted on all train ratings for its median best number of epochs, once per seed.
 
 MovieLens 100K: a temporal split (the last 20% of ratings in time are the test set); a rating
