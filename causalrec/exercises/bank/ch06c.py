@@ -8,11 +8,11 @@ from .. import expect, one_letter, register
 TOKENS, MASK = np.random.default_rng(6).normal(size=(2, 5, 4)), np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 0]], dtype=bool)
 X, Q, X_COLD, USER = np.array([[1, 0], [0, 1], [1, 1]]), np.array([[1, 0], [2, 1], [2.5, 1]]), [1, 0.5], [1.5, -1]
 
-expect("ch06c-mean-pool", what="the cosine similarity", low=-1, high=1, hint="average each sentence's token vectors over "
-       "its real tokens only (padding left out), scale both averages to length 1, then multiply")(
+expect("ch06c-mean-pool", what="the cosine similarity", low=-1, high=1, hint="the masks say which slots belong to each "
+       "sentence; then recall that a cosine compares directions, not lengths")(
     lambda: float(np.dot(*[p / np.linalg.norm(p) for p in [t[m].mean(axis=0) for t, m in zip(TOKENS, MASK)]])))
 expect("ch06c-cold-score", what="the score", hint="map the warm items' features to their vectors by least squares, "
        "apply the map to the new item's features, then score with the user's vector")(
     lambda: float(np.dot(USER, np.dot(X_COLD, np.linalg.lstsq(X, Q, rcond=None)[0]))))
-register("ch06c-not-an-effect", hint="ask which statement needs to know what users would do if the shop showed the "
-         "items differently, and whether a better prediction from text can tell that")(one_letter("b"))
+register("ch06c-not-an-effect", hint="for each statement, ask what a real shop would need to "
+         "observe to prove it, and whether clicks on a randomized slice are that")(one_letter("b"))
