@@ -11,7 +11,7 @@ TOP_SLOT, LOW_SLOT = 1, 5  # the two slots compared in the exercise
 
 
 @expect("ch14-organic-share", what="the share", low=0, high=1,
-        hint="among the purchased rows, the share that were never shown")
+        hint="a share has a denominator: which rows of the log should it count?")
 def _organic_share():
     log = default_world().interactions
     return float((log.loc[log[schema.PURCHASED] == 1, schema.EXPOSED] == 0).mean())
